@@ -1,0 +1,52 @@
+package goroutine
+
+import "context"
+
+// Handler is the work a PeriodicGoroutine does on each tick.
+//
+// Handle is called with a context that is cancelled when the routine stops
+// (and, with WithTimeout, when the invocation's deadline passes). A returned
+// error is observed — counted, logged, recorded on the span — and then
+// passed to HandleError if the handler implements ErrorHandler. The routine
+// keeps running either way.
+//
+// A handler may also implement Named (its name becomes the routine's name
+// unless WithName is given), ErrorHandler and Finalizer.
+type Handler interface {
+	Handle(ctx context.Context) error
+}
+
+// HandlerFunc adapts an ordinary function to a Handler.
+type HandlerFunc func(ctx context.Context) error
+
+// Handle calls f(ctx).
+func (f HandlerFunc) Handle(ctx context.Context) error { return f(ctx) }
+
+// ErrorHandler is an optional interface of a Handler: HandleError is called
+// after each invocation that failed, with the error Handle returned (or a
+// *PanicError), unless the routine's error filter reported it nowhere.
+type ErrorHandler interface {
+	HandleError(err error)
+}
+
+// Finalizer is an optional interface of a Handler: OnShutdown is called
+// exactly once when the routine stops, after the last invocation has
+// returned (or from Stop when the routine never started).
+type Finalizer interface {
+	OnShutdown()
+}
+
+// NewHandlerWithErrorMessage returns a Handler named name that calls fn.
+// The name becomes the routine's name unless WithName is given, and
+// failures are logged with it.
+func NewHandlerWithErrorMessage(name string, fn func(ctx context.Context) error) Handler {
+	return &namedHandler{name: name, fn: fn}
+}
+
+type namedHandler struct {
+	name string
+	fn   func(ctx context.Context) error
+}
+
+func (h *namedHandler) Handle(ctx context.Context) error { return h.fn(ctx) }
+func (h *namedHandler) Name() string                     { return h.name }

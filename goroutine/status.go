@@ -1,0 +1,157 @@
+package goroutine
+
+import (
+	"sync"
+	"time"
+)
+
+// State is what a routine is doing at one moment.
+type State string
+
+const (
+	// StateNotStarted: constructed, Start not yet called.
+	StateNotStarted State = "not started"
+	// StateRunning: at least one handler invocation is running.
+	StateRunning State = "running"
+	// StateIdle: waiting for the next tick.
+	StateIdle State = "idle"
+	// StateBackingOff: waiting longer than the interval after failures.
+	StateBackingOff State = "backing off"
+	// StateStopped: stopped; Start returned or will return at once.
+	StateStopped State = "stopped"
+)
+
+// Run is one handler invocation as the routine's history keeps it.
+type Run struct {
+	// Invocation numbers the routine's invocations from 1.
+	Invocation uint64
+	// Started is when the invocation began.
+	Started time.Time
+	// Duration is how long it took.
+	Duration time.Duration
+	// Outcome is metrics.OutcomeSuccess, OutcomeError or OutcomePanic.
+	Outcome string
+	// Error is the error's text for a failed invocation, else "".
+	Error string
+	// TraceID is the invocation's trace id, or "" when it was not traced.
+	TraceID string
+}
+
+// Status is a snapshot of a routine for status pages and tests.
+type Status struct {
+	Name        string
+	Description string
+	State       State
+	// Interval is the interval in force now.
+	Interval time.Duration
+	// Successes, Errors and Panics count finished invocations by outcome.
+	Successes, Errors, Panics uint64
+	// LastError is the text of the most recent failure, or "".
+	LastError string
+	// Recent holds the most recent runs, oldest first, at most the
+	// routine's history size.
+	Recent []Run
+}
+
+// history is a routine's bounded ring of recent runs and its counters.
+type history struct {
+	mu        sync.Mutex
+	runs      []Run // ring buffer, capacity fixed at construction
+	next      int
+	full      bool
+	running   int
+	backoff   bool
+	started   bool
+	stopped   bool
+	interval  time.Duration
+	successes uint64
+	errors    uint64
+	panics    uint64
+	lastError string
+}
+
+func newHistory(size int, interval time.Duration) *history {
+	return &history{runs: make([]Run, size), interval: interval}
+}
+
+func (h *history) begin() {
+	h.mu.Lock()
+	h.running++
+	h.mu.Unlock()
+}
+
+func (h *history) end(r Run, backingOff bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.running--
+	h.backoff = backingOff
+	switch r.Outcome {
+	case outcomeSuccess:
+		h.successes++
+	case outcomeError:
+		h.errors++
+		h.lastError = r.Error
+	case outcomePanic:
+		h.panics++
+		h.lastError = r.Error
+	}
+	if len(h.runs) == 0 {
+		return
+	}
+	h.runs[h.next] = r
+	h.next = (h.next + 1) % len(h.runs)
+	if h.next == 0 {
+		h.full = true
+	}
+}
+
+func (h *history) setInterval(d time.Duration) {
+	h.mu.Lock()
+	h.interval = d
+	h.mu.Unlock()
+}
+
+func (h *history) currentInterval() time.Duration {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.interval
+}
+
+func (h *history) setStarted() {
+	h.mu.Lock()
+	h.started = true
+	h.mu.Unlock()
+}
+
+func (h *history) setStopped() {
+	h.mu.Lock()
+	h.stopped = true
+	h.mu.Unlock()
+}
+
+func (h *history) snapshot(name, description string) Status {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s := Status{
+		Name: name, Description: description, Interval: h.interval,
+		Successes: h.successes, Errors: h.errors, Panics: h.panics, LastError: h.lastError,
+	}
+	switch {
+	case h.stopped:
+		s.State = StateStopped
+	case !h.started:
+		s.State = StateNotStarted
+	case h.running > 0:
+		s.State = StateRunning
+	case h.backoff:
+		s.State = StateBackingOff
+	default:
+		s.State = StateIdle
+	}
+	if h.full {
+		s.Recent = append(append(make([]Run, 0, len(h.runs)), h.runs[h.next:]...), h.runs[:h.next]...)
+	} else {
+		s.Recent = append([]Run(nil), h.runs[:h.next]...)
+	}
+	return s
+}

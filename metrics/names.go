@@ -1,0 +1,82 @@
+package metrics
+
+// The routine metric contract. Dashboards, alert rules and tests import these
+// names instead of repeating string literals, so the names are defined once.
+//
+// A full metric name is the namespace, an underscore and the suffix:
+// with the default namespace, RoutineHandlerDurationSuffix becomes
+// "routine_handler_duration_seconds".
+const (
+	// DefaultRoutineNamespace is the metric name prefix used for routine
+	// metrics unless a routine is configured with another one.
+	DefaultRoutineNamespace = "routine"
+
+	// RoutineHandlerDurationSuffix names the histogram with one sample per
+	// handler invocation, labelled by routine and outcome.
+	RoutineHandlerDurationSuffix = "handler_duration_seconds"
+	// RoutineHandlerErrorsSuffix names the counter of invocations that
+	// returned a non-filtered error or panicked.
+	RoutineHandlerErrorsSuffix = "handler_errors_total"
+	// RoutineHandlerPanicsSuffix names the counter of recovered panics.
+	RoutineHandlerPanicsSuffix = "handler_panics_total"
+	// RoutineHandlerInFlightSuffix names the gauge of invocations running now.
+	RoutineHandlerInFlightSuffix = "handler_in_flight"
+	// RoutineLastSuccessSuffix names the gauge holding the unix time of the
+	// last successful invocation.
+	RoutineLastSuccessSuffix = "last_success_timestamp_seconds"
+	// RoutineIntervalSuffix names the gauge holding the configured interval
+	// in seconds, so alerts can scale with it.
+	RoutineIntervalSuffix = "interval_seconds"
+	// RoutineUpSuffix names the gauge that is 1 while a routine is started
+	// and 0 after it stopped.
+	RoutineUpSuffix = "up"
+
+	// RoutineLabel is the label holding the routine's name.
+	RoutineLabel = "routine"
+	// OutcomeLabel is the label of the duration histogram holding one of
+	// OutcomeSuccess, OutcomeError or OutcomePanic.
+	OutcomeLabel = "outcome"
+
+	// OutcomeSuccess marks an invocation that returned nil or a filtered error.
+	OutcomeSuccess = "success"
+	// OutcomeError marks an invocation that returned a non-filtered error.
+	OutcomeError = "error"
+	// OutcomePanic marks an invocation that panicked and was recovered.
+	OutcomePanic = "panic"
+)
+
+// RoutineMetricNames holds the full names of the routine metrics for one
+// namespace. Build it with RoutineNames.
+type RoutineMetricNames struct {
+	HandlerDuration string // histogram: routine, outcome
+	HandlerErrors   string // counter: routine
+	HandlerPanics   string // counter: routine
+	HandlerInFlight string // gauge: routine
+	LastSuccess     string // gauge: routine
+	Interval        string // gauge: routine
+	Up              string // gauge: routine
+}
+
+// RoutineNames returns the full metric names for namespace; an empty
+// namespace means DefaultRoutineNamespace.
+func RoutineNames(namespace string) RoutineMetricNames {
+	if namespace == "" {
+		namespace = DefaultRoutineNamespace
+	}
+	n := func(suffix string) string { return namespace + "_" + suffix }
+	return RoutineMetricNames{
+		HandlerDuration: n(RoutineHandlerDurationSuffix),
+		HandlerErrors:   n(RoutineHandlerErrorsSuffix),
+		HandlerPanics:   n(RoutineHandlerPanicsSuffix),
+		HandlerInFlight: n(RoutineHandlerInFlightSuffix),
+		LastSuccess:     n(RoutineLastSuccessSuffix),
+		Interval:        n(RoutineIntervalSuffix),
+		Up:              n(RoutineUpSuffix),
+	}
+}
+
+// All returns every name in a fixed order: duration, errors, panics,
+// in-flight, last success, interval, up.
+func (n RoutineMetricNames) All() []string {
+	return []string{n.HandlerDuration, n.HandlerErrors, n.HandlerPanics, n.HandlerInFlight, n.LastSuccess, n.Interval, n.Up}
+}

@@ -1,0 +1,98 @@
+package observation
+
+import (
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/sourcegraph/log"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// InstrumentationName is the OpenTelemetry instrumentation scope of every
+// tracer this package creates.
+const InstrumentationName = "github.com/routinely/routinely"
+
+// Context holds where observations go: a logger, a tracer provider and a
+// Prometheus registerer. A field left nil resolves to the process-wide
+// default at the moment it is used, not when the Context is built, so a
+// Context made before log.Init or otel.SetTracerProvider logs and traces
+// once those have run:
+//
+//   - Logger: the global github.com/sourcegraph/log logger, scoped
+//     "routinely"; nothing is logged until log.Init has been called.
+//   - TracerProvider: otel.GetTracerProvider().
+//   - Registerer: prometheus.DefaultRegisterer.
+//
+// The zero value is ready to use; do not copy a Context after first use.
+type Context struct {
+	Logger         log.Logger
+	TracerProvider trace.TracerProvider
+	Registerer     prometheus.Registerer
+
+	tracer      atomic.Pointer[cachedTracer]
+	lazyDefault atomic.Pointer[lazyLogger]
+}
+
+// cachedTracer remembers the tracer made from one provider, so that
+// resolving the tracer per observation costs an atomic load unless the
+// global provider has changed.
+type cachedTracer struct {
+	provider trace.TracerProvider
+	tracer   trace.Tracer
+}
+
+// Default returns a new Context whose fields all resolve to the
+// process-wide defaults.
+func Default() *Context { return &Context{} }
+
+// NewContext returns a Context with the given logger, tracer provider and
+// registerer; nil arguments resolve to the defaults described on Context.
+func NewContext(logger log.Logger, tp trace.TracerProvider, reg prometheus.Registerer) *Context {
+	return &Context{Logger: logger, TracerProvider: tp, Registerer: reg}
+}
+
+// Log returns the Context's logger, or a logger that writes through the
+// global sourcegraph/log logger as soon as it is initialised.
+func (c *Context) Log() log.Logger {
+	if c == nil {
+		return GlobalLogger()
+	}
+	if c.Logger != nil {
+		return c.Logger
+	}
+	if l := c.lazyDefault.Load(); l != nil {
+		return l
+	}
+	c.lazyDefault.CompareAndSwap(nil, globalLazy())
+	return c.lazyDefault.Load()
+}
+
+// Tracer returns the tracer for this package's spans from the Context's
+// tracer provider, or from the global one as it is now.
+func (c *Context) Tracer() trace.Tracer {
+	var tp trace.TracerProvider
+	if c != nil {
+		tp = c.TracerProvider
+	}
+	if tp == nil {
+		tp = otel.GetTracerProvider()
+	}
+	if c == nil {
+		return tp.Tracer(InstrumentationName)
+	}
+	if ct := c.tracer.Load(); ct != nil && ct.provider == tp {
+		return ct.tracer
+	}
+	ct := &cachedTracer{provider: tp, tracer: tp.Tracer(InstrumentationName)}
+	c.tracer.Store(ct)
+	return ct.tracer
+}
+
+// Registry returns the Context's registerer, or prometheus.DefaultRegisterer.
+func (c *Context) Registry() prometheus.Registerer {
+	if c == nil || c.Registerer == nil {
+		return prometheus.DefaultRegisterer
+	}
+	return c.Registerer
+}
