@@ -103,7 +103,9 @@ func TestMonitor_ShutdownDeadlineReportsRoutinesThatDidNotStop(t *testing.T) {
 		stuck.release = make(chan struct{})
 		ctx, cancel := context.WithCancel(t.Context())
 		returned := make(chan error)
-		go func() { returned <- Monitor{Signals: noSignals, ShutdownTimeout: 5 * time.Second}.Run(ctx, fine, stuck) }()
+		go func() {
+			returned <- Monitor{Signals: noSignals, ShutdownTimeout: 5 * time.Second}.Run(ctx, fine, stuck)
+		}()
 		synctest.Wait()
 		start := time.Now()
 		cancel()

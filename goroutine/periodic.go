@@ -220,7 +220,7 @@ func (r *PeriodicGoroutine) finish() {
 func (r *PeriodicGoroutine) loop() {
 	ctx := r.ctx
 	grid := time.Now().Add(r.cfg.initialDelay) // the scheduled start, without jitter
-	fire := grid                                // when the next invocation starts
+	fire := grid                               // when the next invocation starts
 	failures := 0
 	for {
 		if !sleepUntil(ctx, fire) {
