@@ -1,0 +1,29 @@
+// Package testenv holds what tests share about their environment: finding
+// the external programs (promtool, prometheus, chromium) that tests run for
+// real, and the rule that CI never skips them.
+package testenv
+
+import (
+	"os"
+	"os/exec"
+	"testing"
+)
+
+// InCI reports whether the tests run under CI (CI=true), where a missing
+// external program is a failure, not a reason to skip.
+func InCI() bool { return os.Getenv("CI") == "true" }
+
+// LookPath returns the path of the named program. When it is absent, the
+// test is skipped with a printed reason, or fails under CI.
+func LookPath(t testing.TB, name, installHint string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err == nil {
+		return path
+	}
+	if InCI() {
+		t.Fatalf("%s not found on PATH under CI=true (%s): %v", name, installHint, err)
+	}
+	t.Skipf("skipping: %s not found on PATH (%s); under CI=true this fails", name, installHint)
+	return ""
+}
