@@ -41,6 +41,7 @@ type PeriodicGoroutine struct {
 	metrics     *routineMetrics
 	op          *observation.Operation
 	invocations atomic.Uint64
+	intervalNow atomic.Int64 // the interval in force, as a time.Duration
 	history     *history
 
 	mu            sync.Mutex
@@ -124,6 +125,7 @@ func NewPeriodic(ctx context.Context, interval time.Duration, handler Handler, o
 		history:     newHistory(cfg.historySize, interval),
 		done:        make(chan struct{}),
 	}
+	r.intervalNow.Store(int64(interval))
 	r.ctx, r.cancel = context.WithCancel(ctx)
 	r.op = cfg.observation.Operation(observation.Op{
 		Name:        "routine." + name,
@@ -274,8 +276,10 @@ func (r *PeriodicGoroutine) currentInterval() time.Duration {
 		if d := r.cfg.intervalFunc(); d > 0 {
 			interval = d
 		}
-		r.metrics.interval.Set(interval.Seconds())
-		r.history.setInterval(interval)
+		if int64(interval) != r.intervalNow.Swap(int64(interval)) {
+			r.metrics.interval.Set(interval.Seconds())
+			r.history.setInterval(interval)
+		}
 	}
 	return interval
 }
@@ -318,12 +322,12 @@ func (r *PeriodicGoroutine) invoke(ctx context.Context) (failed bool) {
 		defer cancel()
 	}
 	r.metrics.inFlight.Inc()
-	r.history.begin()
+	start := time.Now()
+	r.history.begin(start)
 
 	var err error
-	start := time.Now()
 	ctx, tl, finishObservation := r.op.With(ctx, &err, observation.Args{Attrs: []attribute.KeyValue{
-		attribute.String("routine.interval", r.history.currentInterval().String()),
+		attribute.String("routine.interval", time.Duration(r.intervalNow.Load()).String()),
 		attribute.Int64("routine.invocation", int64(n)),
 	}})
 	err = callRecovering(func() error { return r.handler.Handle(ctx) })

@@ -268,16 +268,16 @@ func TestPeriodic_ConcurrencyRunsNLoops(t *testing.T) {
 		if got := f.value(names.HandlerInFlight, "pool"); got != 3 {
 			t.Errorf("%s = %v with 3 blocked loops, want 3", names.HandlerInFlight, got)
 		}
-		if got := r.Status().State; got != StateRunning {
-			t.Errorf("State = %q, want %q", got, StateRunning)
+		if st := r.Status(); st.State != StateRunning || !st.RunningSince.Equal(time.Now()) {
+			t.Errorf("Status = %q since %v, want %q since now", st.State, st.RunningSince, StateRunning)
 		}
 		close(release)
 		synctest.Wait()
 		if got := f.value(names.HandlerInFlight, "pool"); got != 0 {
 			t.Errorf("%s = %v after the handlers returned, want 0", names.HandlerInFlight, got)
 		}
-		if got := r.Status().State; got != StateIdle {
-			t.Errorf("State = %q, want %q", got, StateIdle)
+		if st := r.Status(); st.State != StateIdle || !st.RunningSince.IsZero() {
+			t.Errorf("Status = %q since %v, want %q", st.State, st.RunningSince, StateIdle)
 		}
 		r.Stop()
 		<-returned

@@ -46,6 +46,9 @@ type Status struct {
 	Interval time.Duration
 	// Successes, Errors and Panics count finished invocations by outcome.
 	Successes, Errors, Panics uint64
+	// RunningSince is when the invocation running now started (the most
+	// recent one when several loops run), or the zero time when none runs.
+	RunningSince time.Time
 	// LastError is the text of the most recent failure, or "".
 	LastError string
 	// Recent holds the most recent runs, oldest first, at most the
@@ -60,6 +63,7 @@ type history struct {
 	next      int
 	full      bool
 	running   int
+	since     time.Time
 	backoff   bool
 	started   bool
 	stopped   bool
@@ -74,9 +78,10 @@ func newHistory(size int, interval time.Duration) *history {
 	return &history{runs: make([]Run, size), interval: interval}
 }
 
-func (h *history) begin() {
+func (h *history) begin(start time.Time) {
 	h.mu.Lock()
 	h.running++
+	h.since = start
 	h.mu.Unlock()
 }
 
@@ -111,12 +116,6 @@ func (h *history) setInterval(d time.Duration) {
 	h.mu.Unlock()
 }
 
-func (h *history) currentInterval() time.Duration {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.interval
-}
-
 func (h *history) setStarted() {
 	h.mu.Lock()
 	h.started = true
@@ -143,6 +142,7 @@ func (h *history) snapshot(name, description string) Status {
 		s.State = StateNotStarted
 	case h.running > 0:
 		s.State = StateRunning
+		s.RunningSince = h.since
 	case h.backoff:
 		s.State = StateBackingOff
 	default:
