@@ -94,25 +94,41 @@ func NewREDMetrics(r prometheus.Registerer, prefix string, opts ...REDOption) (*
 		r = prometheus.DefaultRegisterer
 	}
 
-	count, err := Register(r, prometheus.NewCounterVec(prometheus.CounterOpts{
+	// Roll back only what this call added: a collector Register returned
+	// because it was already registered belongs to an earlier caller.
+	var added []prometheus.Collector
+	rollback := func() {
+		for _, c := range added {
+			r.Unregister(c)
+		}
+	}
+
+	newCount := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: prefix + "_total", Help: cfg.countHelp,
-	}, cfg.labels))
+	}, cfg.labels)
+	count, err := Register(r, newCount)
 	if err != nil {
 		return nil, err
 	}
-	duration, err := Register(r, prometheus.NewHistogramVec(prometheus.HistogramOpts{
+	if count == newCount {
+		added = append(added, count)
+	}
+	newDuration := prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: prefix + "_duration_seconds", Help: cfg.durationHelp, Buckets: cfg.buckets,
-	}, cfg.labels))
+	}, cfg.labels)
+	duration, err := Register(r, newDuration)
 	if err != nil {
-		r.Unregister(count)
+		rollback()
 		return nil, err
+	}
+	if duration == newDuration {
+		added = append(added, duration)
 	}
 	errs, err := Register(r, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: prefix + "_errors_total", Help: cfg.errorsHelp,
 	}, cfg.labels))
 	if err != nil {
-		r.Unregister(count)
-		r.Unregister(duration)
+		rollback()
 		return nil, err
 	}
 	return &REDMetrics{Count: count, Duration: duration, Errors: errs, labels: len(cfg.labels)}, nil

@@ -1,6 +1,7 @@
 package observation
 
 import (
+	"reflect"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -79,6 +80,12 @@ func (c *Context) Tracer() trace.Tracer {
 		tp = otel.GetTracerProvider()
 	}
 	if c == nil {
+		return tp.Tracer(InstrumentationName)
+	}
+	// == on two interfaces holding the same non-comparable type (a
+	// provider struct with a func or slice field) panics: such providers
+	// are asked for their tracer every time instead.
+	if !reflect.ValueOf(tp).Comparable() {
 		return tp.Tracer(InstrumentationName)
 	}
 	if ct := c.tracer.Load(); ct != nil && ct.provider == tp {

@@ -116,7 +116,8 @@ type FinishFunc func(count float64, args Args)
 //   - ends the span, recording the error and status Error on failure;
 //   - observes the duration, the count and the error in Op.Metrics;
 //   - writes one log line: Debug on success, Error on failure, with the
-//     duration, the operation's and args' attributes and the error.
+//     duration, the operation's and args' attributes and the error; the
+//     line's caller is the code that called the finish function.
 //
 // Op.ErrorFilter can keep an error out of any of these separately.
 func (o *Operation) With(ctx context.Context, err *error, args Args) (context.Context, TraceLogger, FinishFunc) {
@@ -177,7 +178,9 @@ func (o *Operation) log(tl *traceLogger, elapsed time.Duration, count float64, e
 	if count != 1 {
 		fields = append(fields, log.Float64("count", count))
 	}
-	l := tl.logger()
+	// Report the caller of the finish function as the line's caller, not
+	// this package: skip this method and the finish closure.
+	l := tl.derivable().AddCallerSkip(2)
 	if e != nil {
 		fields = append(fields, log.Error(e))
 		if behaviour.Has(EmitForLogs) {
