@@ -1,7 +1,6 @@
 package observation
 
 import (
-	"reflect"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -43,6 +42,19 @@ type cachedTracer struct {
 	tracer   trace.Tracer
 }
 
+// sameProvider reports whether a and b are the same provider. == on two
+// interfaces holding the same non-comparable type (a provider struct with a
+// func or slice field) panics; such providers count as different, so their
+// tracer is asked for every time.
+func sameProvider(a, b trace.TracerProvider) (same bool) {
+	defer func() {
+		if recover() != nil {
+			same = false
+		}
+	}()
+	return a == b
+}
+
 // Default returns a new Context whose fields all resolve to the
 // process-wide defaults.
 func Default() *Context { return &Context{} }
@@ -82,13 +94,7 @@ func (c *Context) Tracer() trace.Tracer {
 	if c == nil {
 		return tp.Tracer(InstrumentationName)
 	}
-	// == on two interfaces holding the same non-comparable type (a
-	// provider struct with a func or slice field) panics: such providers
-	// are asked for their tracer every time instead.
-	if !reflect.ValueOf(tp).Comparable() {
-		return tp.Tracer(InstrumentationName)
-	}
-	if ct := c.tracer.Load(); ct != nil && ct.provider == tp {
+	if ct := c.tracer.Load(); ct != nil && sameProvider(ct.provider, tp) {
 		return ct.tracer
 	}
 	ct := &cachedTracer{provider: tp, tracer: tp.Tracer(InstrumentationName)}

@@ -3,12 +3,14 @@ package observation
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"time"
 
 	"github.com/sourcegraph/log"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/routinely/routinely/metrics"
 )
@@ -74,6 +76,8 @@ type Operation struct {
 	op         Op
 	logFields  []log.Field
 	metricVals []string
+	startOpts  []trace.SpanStartOption
+	closing    atomic.Pointer[log.Logger]
 }
 
 // Operation returns the Operation described by op in c. A nil receiver is
@@ -86,7 +90,11 @@ func (c *Context) Operation(op Op) *Operation {
 	if op.Description != "" {
 		fields = append(fields, log.String("description", op.Description))
 	}
-	return &Operation{ctx: c, op: op, logFields: fields, metricVals: op.MetricLabelValues}
+	startOpts := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindInternal)}
+	if len(op.Attrs) > 0 {
+		startOpts = append(startOpts, trace.WithAttributes(op.Attrs...))
+	}
+	return &Operation{ctx: c, op: op, logFields: fields, metricVals: op.MetricLabelValues, startOpts: startOpts}
 }
 
 // Name returns the operation's name.
@@ -122,12 +130,9 @@ type FinishFunc func(count float64, args Args)
 // Op.ErrorFilter can keep an error out of any of these separately.
 func (o *Operation) With(ctx context.Context, err *error, args Args) (context.Context, TraceLogger, FinishFunc) {
 	start := time.Now()
-	opts := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindInternal)}
-	if len(o.op.Attrs) > 0 {
-		opts = append(opts, trace.WithAttributes(o.op.Attrs...))
-	}
+	opts := o.startOpts
 	if len(args.Attrs) > 0 {
-		opts = append(opts, trace.WithAttributes(args.Attrs...))
+		opts = append(opts[:len(opts):len(opts)], trace.WithAttributes(args.Attrs...))
 	}
 	ctx, span := o.ctx.Tracer().Start(ctx, o.op.Name, opts...)
 	tl := &traceLogger{base: o.ctx.Log(), span: span}
@@ -170,6 +175,18 @@ func (o *Operation) With(ctx context.Context, err *error, args Args) (context.Co
 }
 
 func (o *Operation) log(tl *traceLogger, elapsed time.Duration, count float64, e error, behaviour ErrorFilterBehaviour, startArgs, args Args) {
+	level := zapcore.DebugLevel
+	if e != nil && behaviour.Has(EmitForLogs) {
+		level = zapcore.ErrorLevel
+	}
+	l := o.finishLogger()
+	if !levelEnabled(l, level) {
+		return // e.g. the success line at Info level: build nothing
+	}
+	if sc := tl.span.SpanContext(); sc.IsValid() {
+		l = l.WithTrace(log.TraceContext{TraceID: sc.TraceID().String(), SpanID: sc.SpanID().String()})
+	}
+
 	fields := make([]log.Field, 0, len(o.logFields)+len(startArgs.Attrs)+len(args.Attrs)+3)
 	fields = append(fields, o.logFields...)
 	fields = attrsToFields(fields, startArgs.Attrs)
@@ -178,17 +195,39 @@ func (o *Operation) log(tl *traceLogger, elapsed time.Duration, count float64, e
 	if count != 1 {
 		fields = append(fields, log.Float64("count", count))
 	}
-	// Report the caller of the finish function as the line's caller, not
-	// this package: skip this method and the finish closure.
-	l := tl.derivable().AddCallerSkip(2)
 	if e != nil {
 		fields = append(fields, log.Error(e))
-		if behaviour.Has(EmitForLogs) {
-			l.Error(o.op.Name+" failed", fields...)
-			return
-		}
+	}
+	if level == zapcore.ErrorLevel {
+		l.Error(o.op.Name+" failed", fields...)
+		return
 	}
 	l.Debug(o.op.Name, fields...)
+}
+
+// finishLogger returns the Context's logger set to report the caller of
+// the finish function as the line's caller (skipping log and the finish
+// closure), built once per Operation.
+func (o *Operation) finishLogger() log.Logger {
+	if l := o.closing.Load(); l != nil {
+		return *l
+	}
+	l := o.ctx.Log().AddCallerSkip(2)
+	o.closing.Store(&l)
+	return l
+}
+
+// levelEnabled reports whether l writes lines at level, so that a line
+// that would be discarded costs nothing to build. Loggers that do not
+// expose their zap core are assumed to write everything.
+func levelEnabled(l log.Logger, level zapcore.Level) bool {
+	switch l := l.(type) {
+	case *lazyLogger:
+		return levelEnabled(l.logger(), level)
+	case interface{ Core() zapcore.Core }:
+		return l.Core().Enabled(level)
+	}
+	return true
 }
 
 // attrsToFields appends one log field per attribute to fields.
