@@ -85,7 +85,9 @@ func (m Monitor) Run(ctx context.Context, routines ...BackgroundRoutine) error {
 		Go(func() {
 			r.Start()
 			shuttingDown.Lock()
-			early := !stopping
+			// A routine bound to ctx returns as soon as ctx is done,
+			// possibly before the monitor has noticed: that is not early.
+			early := !stopping && ctx.Err() == nil
 			shuttingDown.Unlock()
 			if early {
 				logger.Warn("background routine returned before shutdown", log.String("routine", routineName(r)))

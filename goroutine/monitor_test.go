@@ -269,3 +269,30 @@ func TestMonitorBackgroundRoutines_SecondSignalExitsImmediately(t *testing.T) {
 		t.Fatalf("child exited with %v, want exit status 143 after the second SIGTERM", err)
 	}
 }
+
+type returnsAtOnce struct{}
+
+func (returnsAtOnce) Name() string { return "quitter" }
+func (returnsAtOnce) Start()       {}
+func (returnsAtOnce) Stop()        {}
+
+func TestMonitor_LogsARoutineThatReturnsBeforeShutdown(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t)
+		ctx, cancel := context.WithCancel(t.Context())
+		bound := f.periodic(ctx, "ctx-bound", time.Minute, &recorder{})
+		returned := make(chan error)
+		go func() {
+			returned <- Monitor{Signals: noSignals, Logger: f.obs.Log()}.Run(ctx, returnsAtOnce{}, bound)
+		}()
+		synctest.Wait()
+		cancel()
+		if err := <-returned; err != nil {
+			t.Fatal(err)
+		}
+		early := f.logsMatching("background routine returned before shutdown")
+		if len(early) != 1 || logAttrs(early[0])["routine"] != "quitter" {
+			t.Errorf("early-return warnings = %+v, want one for quitter only", early)
+		}
+	})
+}

@@ -1,0 +1,280 @@
+package status
+
+import (
+	"fmt"
+	"html/template"
+	"io"
+	"time"
+
+	"github.com/routinely/routinely/goroutine"
+)
+
+// Chart geometry, in SVG user units: each recent run is one bar.
+const (
+	barWidth    = 6
+	barGap      = 2
+	chartHeight = 28
+	maxChartPx  = 260 // widest a chart is drawn, however long the history
+)
+
+// htmlPage is what the template renders.
+type htmlPage struct {
+	Report    Report
+	Generated string
+	Refresh   int
+	Routines  []htmlRoutine
+}
+
+type htmlRoutine struct {
+	Routine
+	Anchor     string
+	StateClass string
+	Interval   string
+	LastStart  string
+	// LastStartISO is LastStart in RFC 3339, for the time element.
+	LastStartISO string
+	LastAgo      string
+	LastDur      string
+	Chart        chart
+	// Newest holds Recent newest first, for the runs table.
+	Newest []htmlRun
+}
+
+type htmlRun struct {
+	Run
+	Started  string
+	Duration string
+}
+
+type chart struct {
+	Width, ViewWidth, Height int
+	Bars                     []bar
+}
+
+type bar struct {
+	X, Y, W, H int
+	Class      string
+	Title      string
+}
+
+func renderHTML(w io.Writer, r Report, refresh int) error {
+	page := htmlPage{
+		Report:    r,
+		Generated: r.GeneratedAt.Format(time.RFC3339),
+		Refresh:   refresh,
+		Routines:  make([]htmlRoutine, 0, len(r.Routines)),
+	}
+	for i, rt := range r.Routines {
+		hr := htmlRoutine{
+			Routine:    rt,
+			Anchor:     fmt.Sprintf("routine-%d", i+1),
+			StateClass: stateClass(rt.State),
+			Interval:   formatDuration(seconds(rt.IntervalSeconds)),
+			Chart:      chartOf(rt.Recent),
+		}
+		if rt.LastRun != nil {
+			hr.LastStart = rt.LastRun.Started.Format("15:04:05.000")
+			hr.LastStartISO = rt.LastRun.Started.Format(time.RFC3339Nano)
+			hr.LastAgo = formatDuration(r.GeneratedAt.Sub(rt.LastRun.Started).Round(100*time.Millisecond)) + " ago"
+			hr.LastDur = formatDuration(seconds(rt.LastRun.DurationSeconds))
+		}
+		for j := len(rt.Recent) - 1; j >= 0; j-- {
+			run := rt.Recent[j]
+			hr.Newest = append(hr.Newest, htmlRun{
+				Run:      run,
+				Started:  run.Started.Format("15:04:05.000"),
+				Duration: formatDuration(seconds(run.DurationSeconds)),
+			})
+		}
+		page.Routines = append(page.Routines, hr)
+	}
+	return pageTemplate.Execute(w, page)
+}
+
+func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+
+// formatDuration rounds d to three significant figures or so: 1.23s,
+// 45.6ms, 789µs.
+func formatDuration(d time.Duration) string {
+	switch {
+	case d <= 0:
+		return "0s"
+	case d >= 100*time.Second:
+		return d.Round(time.Second).String()
+	case d >= 10*time.Second:
+		return d.Round(100 * time.Millisecond).String()
+	case d >= time.Second:
+		return d.Round(10 * time.Millisecond).String()
+	case d >= 100*time.Millisecond:
+		return d.Round(time.Millisecond).String()
+	case d >= 10*time.Millisecond:
+		return d.Round(100 * time.Microsecond).String()
+	case d >= time.Millisecond:
+		return d.Round(10 * time.Microsecond).String()
+	}
+	return d.Round(time.Microsecond).String()
+}
+
+func stateClass(s goroutine.State) string {
+	switch s {
+	case goroutine.StateRunning:
+		return "running"
+	case goroutine.StateIdle:
+		return "idle"
+	case goroutine.StateBackingOff:
+		return "backoff"
+	case goroutine.StateStopped:
+		return "stopped"
+	}
+	return "other"
+}
+
+func outcomeClass(outcome string) string {
+	switch outcome {
+	case "success":
+		return "ok"
+	case "error":
+		return "err"
+	case "panic":
+		return "panic"
+	}
+	return "other"
+}
+
+// chartOf draws runs as bars, oldest on the left, heights proportional to
+// duration (the longest run is full height), colored by outcome.
+func chartOf(runs []Run) chart {
+	c := chart{Height: chartHeight}
+	if len(runs) == 0 {
+		return c
+	}
+	c.ViewWidth = len(runs)*(barWidth+barGap) - barGap
+	c.Width = min(c.ViewWidth, maxChartPx)
+	longest := 0.0
+	for _, r := range runs {
+		longest = max(longest, r.DurationSeconds)
+	}
+	for i, r := range runs {
+		h := chartHeight
+		if longest > 0 {
+			h = int(r.DurationSeconds / longest * chartHeight)
+		}
+		h = max(h, 2) // keep instant runs visible
+		title := fmt.Sprintf("#%d %s %s at %s", r.Invocation, r.Outcome,
+			formatDuration(seconds(r.DurationSeconds)), r.Started.Format("15:04:05.000"))
+		if r.TraceID != "" {
+			title += " trace " + r.TraceID
+		}
+		if r.Error != "" {
+			title += ": " + r.Error
+		}
+		c.Bars = append(c.Bars, bar{
+			X: i * (barWidth + barGap), Y: chartHeight - h, W: barWidth, H: h,
+			Class: outcomeClass(r.Outcome), Title: title,
+		})
+	}
+	return c
+}
+
+var pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{
+	"outcomeClass": outcomeClass,
+	"plural": func(n uint64, word string) string {
+		if n == 1 {
+			return "1 " + word
+		}
+		return fmt.Sprintf("%d %ss", n, word)
+	},
+}).Parse(pageHTML))
+
+const pageHTML = `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Background routines</title>
+<style>
+:root { color-scheme: light; --ok: #2b8a3e; --err: #c92a2a; --panic: #862e9c; --muted: #6b7280; --line: #e5e7eb; }
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 24px; color: #111827; background: #fff; }
+h1 { font-size: 20px; margin: 0 0 4px; }
+h2 { font-size: 16px; margin: 28px 0 8px; }
+.meta { color: var(--muted); margin: 0 0 16px; }
+a { color: #1c64f2; }
+table { border-collapse: collapse; width: 100%; }
+th, td { text-align: left; vertical-align: top; padding: 8px 10px; border-bottom: 1px solid var(--line); }
+th { font-size: 12px; text-transform: uppercase; letter-spacing: .04em; color: var(--muted); background: #f9fafb; }
+td.num, th.num { text-align: right; white-space: nowrap; }
+.name strong { font-size: 15px; }
+.desc { color: var(--muted); max-width: 28em; }
+.state { display: inline-block; padding: 1px 8px; border-radius: 999px; font-size: 12px; font-weight: 600; white-space: nowrap; }
+.state-running { background: #dbeafe; color: #1e40af; }
+.state-idle { background: #dcfce7; color: #166534; }
+.state-backoff { background: #ffedd5; color: #9a3412; }
+.state-stopped { background: #e5e7eb; color: #374151; }
+.state-other { background: #f3f4f6; color: #4b5563; }
+.small { color: var(--muted); font-size: 12px; white-space: nowrap; }
+.last-error code { display: block; max-width: 32em; max-height: 9em; overflow: auto; white-space: pre-wrap; word-break: break-word; color: var(--err); background: #fff5f5; padding: 4px 6px; border-radius: 4px; font-size: 12px; }
+.none { color: var(--muted); }
+code, .trace { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12px; }
+svg .ok, .outcome-ok { fill: var(--ok); color: var(--ok); }
+svg .err, .outcome-err { fill: var(--err); color: var(--err); }
+svg .panic, .outcome-panic { fill: var(--panic); color: var(--panic); }
+svg .other { fill: var(--muted); }
+svg { display: block; }
+.legend { color: var(--muted); font-size: 12px; margin-top: 4px; }
+details { margin: 6px 0; }
+summary { cursor: pointer; font-weight: 600; }
+table.runs { width: auto; margin: 6px 0 12px 18px; }
+table.runs td, table.runs th { padding: 3px 10px; font-size: 12px; }
+</style>
+</head>
+<body>
+<h1>Background routines</h1>
+<p class="meta">{{len .Routines}} {{if eq (len .Routines) 1}}routine{{else}}routines{{end}} ·
+generated <time datetime="{{.Generated}}">{{.Generated}}</time> ·
+<a href="?format=json">JSON</a> ·
+{{if .Refresh}}refreshing every {{.Refresh}}s (<a href="?">stop</a>){{else}}<a href="?refresh=5">refresh every 5s</a>{{end}}</p>
+<table class="routines">
+<thead><tr>
+<th>Routine</th><th>State</th><th class="num">Interval</th><th>Last run</th><th class="num">Runs</th><th>Last error</th><th>Recent runs</th>
+</tr></thead>
+<tbody>
+{{- range .Routines}}
+<tr id="{{.Anchor}}" data-routine="{{.Name}}">
+<td class="name"><strong>{{.Name}}</strong>{{with .Description}}<div class="desc">{{.}}</div>{{end}}</td>
+<td><span class="state state-{{.StateClass}}">{{.State}}</span></td>
+<td class="num interval">{{.Interval}}</td>
+<td class="last-run">{{if .LastRun}}<time datetime="{{.LastStartISO}}">{{.LastStart}}</time> <span class="small">{{.LastAgo}}</span><br>took {{.LastDur}} · <span class="outcome-{{outcomeClass .LastRun.Outcome}}">{{.LastRun.Outcome}}</span>{{else}}<span class="none">no run yet</span>{{end}}</td>
+<td class="num runs" data-runs="{{.Runs}}"><strong>{{.Runs}}</strong><br><span class="small"><span class="outcome-ok">{{.Successes}} ok</span> · <span class="outcome-err">{{plural .Errors "error"}}</span> · <span class="outcome-panic">{{plural .Panics "panic"}}</span></span></td>
+<td class="last-error">{{if .LastError}}<code>{{.LastError}}</code>{{else}}<span class="none">none</span>{{end}}</td>
+<td class="chart">{{if .Chart.Bars}}<svg role="img" aria-label="durations of the last {{len .Chart.Bars}} runs" width="{{.Chart.Width}}" height="{{.Chart.Height}}" viewBox="0 0 {{.Chart.ViewWidth}} {{.Chart.Height}}" preserveAspectRatio="none">
+{{- range .Chart.Bars}}<rect class="{{.Class}}" x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="{{.H}}"><title>{{.Title}}</title></rect>{{end -}}
+</svg><div class="legend">last {{len .Chart.Bars}} · height = duration · <a href="#runs-{{.Anchor}}">details</a></div>{{else}}<span class="none">no runs yet</span>{{end}}</td>
+</tr>
+{{- else}}
+<tr><td colspan="7" class="none">No routines registered.</td></tr>
+{{- end}}
+</tbody>
+</table>
+{{- if .Routines}}
+<h2>Recent runs</h2>
+{{- range .Routines}}
+<details id="runs-{{.Anchor}}" data-routine="{{.Name}}">
+<summary>{{.Name}} <span class="small">{{len .Newest}} recent, newest first</span></summary>
+{{- if .Newest}}
+<table class="runs">
+<thead><tr><th class="num">#</th><th>Started (UTC)</th><th class="num">Duration</th><th>Outcome</th><th>Trace ID</th><th>Error</th></tr></thead>
+<tbody>
+{{- range .Newest}}
+<tr><td class="num">{{.Invocation}}</td><td>{{.Started}}</td><td class="num">{{.Duration}}</td><td class="outcome-{{outcomeClass .Outcome}}">{{.Outcome}}</td><td class="trace">{{if .TraceID}}{{.TraceID}}{{else}}<span class="none">not traced</span>{{end}}</td><td>{{with .Error}}<code>{{.}}</code>{{end}}</td></tr>
+{{- end}}
+</tbody>
+</table>
+{{- else}}
+<p class="none">No runs yet.</p>
+{{- end}}
+</details>
+{{- end}}
+{{- end}}
+</body>
+</html>
+`
