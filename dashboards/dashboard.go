@@ -1,0 +1,432 @@
+package dashboards
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/grafana/grafana-foundation-sdk/go/cog"
+	"github.com/grafana/grafana-foundation-sdk/go/cog/variants"
+	"github.com/grafana/grafana-foundation-sdk/go/common"
+	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
+	"github.com/grafana/grafana-foundation-sdk/go/prometheus"
+	"github.com/grafana/grafana-foundation-sdk/go/stat"
+	"github.com/grafana/grafana-foundation-sdk/go/timeseries"
+	"github.com/grafana/grafana-foundation-sdk/go/units"
+	"github.com/prometheus/common/model"
+
+	"github.com/routinely/routinely/metrics"
+)
+
+// DashboardUID is the uid of the generated dashboard: importing it again
+// replaces the earlier import instead of adding a copy.
+const DashboardUID = "routinely-routines"
+
+// Template variables of the dashboard.
+const (
+	varDatasource = "datasource"
+	varJob        = "job"
+	varInstance   = "instance"
+	varRoutine    = "routine"
+)
+
+// Panel titles; the runbook refers to panels by these.
+const (
+	panelInvocations = "Invocations per second"
+	panelErrorRatio  = "Error ratio (5m)"
+	panelDuration    = "Duration p50 / p90 / p99"
+	panelInFlight    = "In-flight invocations"
+	panelStall       = "Time since last success, in intervals"
+	panelPanics      = "Panics in time range"
+
+	panelRoutineOutcomes     = "Invocations by outcome"
+	panelRoutineErrorRatio   = "Error ratio by alert window"
+	panelRoutineDuration     = "Duration quantiles"
+	panelRoutineSinceSuccess = "Time since last success"
+	panelRoutineUp           = "Up"
+	panelRoutineInFlight     = "In flight"
+	panelRoutineFailures     = "Errors and panics in time range"
+)
+
+// quantiles of the duration panels.
+var quantiles = []float64{0.5, 0.9, 0.99}
+
+// stallDisplayCap bounds the stall panel so a routine that never succeeded
+// (its last-success timestamp is 0) does not flatten every other line.
+const stallDisplayCap = 10
+
+// Dashboard returns the Grafana dashboard for routines, importable into
+// Grafana 10 or later (uid DashboardUID, the SDK's schemaVersion).
+//
+// Its variables are datasource (any Prometheus data source), then job,
+// instance and routine, each multi-select with "All", each limited by the
+// ones before it. An Overview row shows every selected routine together:
+// invocations per second, error ratio, p50/p90/p99 duration, in-flight
+// invocations, time since the last success in intervals, and panics. A row
+// per routine, repeated over the routine variable, shows that routine
+// alone. Every panel has a unit, thresholds and a description; the panels
+// on error ratio and time since last success read the recording rules of
+// AlertRules, so load those rules too.
+func Dashboard(opts ...Option) (dashboard.Dashboard, error) {
+	c, err := newConfig(opts)
+	if err != nil {
+		return dashboard.Dashboard{}, err
+	}
+	b := &panels{n: newNames(c.namespace), budget: c.errorBudget}
+	n := b.n
+
+	d := dashboard.NewDashboardBuilder("Routines").
+		Uid(DashboardUID).
+		Description("Background routines run by github.com/routinely/routinely: invocations, errors, durations and staleness of every periodic routine, from the routine metric contract.").
+		Tags([]string{"routinely", "routines"}).
+		Editable().
+		Tooltip(dashboard.DashboardCursorSyncCrosshair).
+		Time("now-3h", "now").
+		Refresh("1m").
+		Link(dashboard.NewDashboardLinkBuilder("Runbook").
+			Type(dashboard.DashboardLinkTypeLink).
+			Url(c.runbookURL).
+			Icon("doc").
+			Tooltip("What each alert means and what to do").
+			TargetBlank(true)).
+		WithVariable(dashboard.NewDatasourceVariableBuilder(varDatasource).
+			Label("Data source").
+			Description("The Prometheus that scrapes the services running routines.").
+			Type("prometheus")).
+		WithVariable(b.labelVariable(varJob, "Job", "Scrape jobs with routines.", n.Up)).
+		WithVariable(b.labelVariable(varInstance, "Instance", "Instances of the selected jobs.", n.Up, varJob)).
+		WithVariable(b.labelVariable(varRoutine, "Routine", "Routines of the selected instances; the per-routine row repeats for each.", n.Up, varJob, varInstance))
+
+	d.WithRow(dashboard.NewRowBuilder("Overview").Id(b.id()))
+	for _, p := range b.overview() {
+		d.WithPanel(p)
+	}
+	d.WithRow(dashboard.NewRowBuilder("Routine $" + varRoutine).Id(b.id()).Repeat(varRoutine))
+	for _, p := range b.perRoutine() {
+		d.WithPanel(p)
+	}
+	return d.Build()
+}
+
+// DashboardJSON returns Dashboard(opts...) as indented JSON, the format of
+// Grafana's dashboard import, ending in a newline.
+func DashboardJSON(opts ...Option) ([]byte, error) {
+	d, err := Dashboard(opts...)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(d); err != nil {
+		return nil, fmt.Errorf("dashboards: encoding dashboard: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// panels builds the panels of one dashboard, numbering them.
+type panels struct {
+	n      names
+	budget float64
+	lastID uint32
+}
+
+func (b *panels) id() uint32 {
+	b.lastID++
+	return b.lastID
+}
+
+func datasource() common.DataSourceRef {
+	return common.DataSourceRef{Type: cog.ToPtr("prometheus"), Uid: cog.ToPtr("${" + varDatasource + "}")}
+}
+
+// labelVariable is a multi-select query variable over the values of label
+// on metric, limited by the variables in limitBy.
+func (b *panels) labelVariable(label, title, description, metric string, limitBy ...string) *dashboard.QueryVariableBuilder {
+	var matchers []string
+	for _, v := range limitBy {
+		matchers = append(matchers, fmt.Sprintf("%s=~\"$%s\"", v, v))
+	}
+	selector := metric
+	if len(matchers) > 0 {
+		selector += "{" + strings.Join(matchers, ", ") + "}"
+	}
+	query := fmt.Sprintf("label_values(%s, %s)", selector, label)
+	return dashboard.NewQueryVariableBuilder(label).
+		Label(title).
+		Description(description).
+		Datasource(datasource()).
+		Query(dashboard.StringOrMap{String: cog.ToPtr(query)}).
+		Definition(query).
+		Refresh(dashboard.VariableRefreshOnTimeRangeChanged).
+		Sort(dashboard.VariableSortAlphabeticalAsc).
+		Multi(true).
+		IncludeAll(true).
+		AllValue(".*").
+		Current(dashboard.VariableOption{
+			Selected: cog.ToPtr(true),
+			Text:     dashboard.StringOrArrayOfString{ArrayOfString: []string{"All"}},
+			Value:    dashboard.StringOrArrayOfString{ArrayOfString: []string{"$__all"}},
+		})
+}
+
+// sel is metric limited to the selected jobs, instances and routines.
+func sel(metric string) string {
+	return fmt.Sprintf("%s{%s=~\"$%s\", %s=~\"$%s\", %s=~\"$%s\"}",
+		metric, jobLabel, varJob, instLabel, varInstance, metrics.RoutineLabel, varRoutine)
+}
+
+// query is one target of a panel.
+type query struct {
+	expr, legend string
+}
+
+func (b *panels) targets(qs []query) []cog.Builder[variants.Dataquery] {
+	out := make([]cog.Builder[variants.Dataquery], 0, len(qs))
+	for i, q := range qs {
+		out = append(out, prometheus.NewDataqueryBuilder().
+			Datasource(datasource()).
+			Expr(q.expr).
+			LegendFormat(q.legend).
+			RefId(string(rune('A'+i))).
+			Range())
+	}
+	return out
+}
+
+// step is one threshold: at value and above, color.
+type step struct {
+	value float64
+	color string
+}
+
+// thresholds starts at base for every value and changes color at each step.
+func thresholds(base string, steps ...step) *dashboard.ThresholdsConfigBuilder {
+	ts := []dashboard.Threshold{{Color: base}}
+	for _, s := range steps {
+		ts = append(ts, dashboard.Threshold{Value: cog.ToPtr(s.value), Color: s.color})
+	}
+	return dashboard.NewThresholdsConfigBuilder().Mode(dashboard.ThresholdsModeAbsolute).Steps(ts)
+}
+
+// burnThresholds mark the error ratios at which the slow and the fast burn
+// alerts fire.
+func (b *panels) burnThresholds() *dashboard.ThresholdsConfigBuilder {
+	var steps []step
+	colors := map[string]string{"warning": "orange", "critical": "red"}
+	for i := len(burnWindows) - 1; i >= 0; i-- { // ascending thresholds
+		w := burnWindows[i]
+		steps = append(steps, step{value: round(w.factor * b.budget), color: colors[w.severity]})
+	}
+	return thresholds("green", steps...)
+}
+
+func round(f float64) float64 { return math.Round(f*1e9) / 1e9 }
+
+type panelSpec struct {
+	title, description, unit string
+	width, height            uint32
+	thresholds               *dashboard.ThresholdsConfigBuilder
+	showThresholds           bool
+	stacked                  bool
+	min, max                 *float64
+	queries                  []query
+}
+
+func (b *panels) timeseries(p panelSpec) cog.Builder[dashboard.Panel] {
+	ts := timeseries.NewPanelBuilder().
+		Id(b.id()).
+		Title(p.title).
+		Description(p.description).
+		Datasource(datasource()).
+		Unit(p.unit).
+		Thresholds(p.thresholds).
+		Span(p.width).
+		Height(p.height).
+		Targets(b.targets(p.queries)).
+		LineWidth(1).
+		FillOpacity(10).
+		ShowPoints(common.VisibilityModeNever).
+		Legend(common.NewVizLegendOptionsBuilder().
+			ShowLegend(true).
+			DisplayMode(common.LegendDisplayModeTable).
+			Placement(common.LegendPlacementBottom).
+			Calcs([]string{"lastNotNull", "max"})).
+		Tooltip(common.NewVizTooltipOptionsBuilder().
+			Mode(common.TooltipDisplayModeMulti).
+			Sort(common.SortOrderDescending))
+	mode := common.GraphThresholdsStyleModeOff
+	if p.showThresholds {
+		mode = common.GraphThresholdsStyleModeDashed
+	}
+	ts.ThresholdsStyle(common.NewGraphThresholdsStyleConfigBuilder().Mode(mode))
+	if p.stacked {
+		ts.Stacking(common.NewStackingConfigBuilder().Mode(common.StackingModeNormal))
+	}
+	if p.min != nil {
+		ts.Min(*p.min)
+	}
+	if p.max != nil {
+		ts.Max(*p.max)
+	}
+	return ts
+}
+
+func (b *panels) stat(p panelSpec, mappings ...dashboard.ValueMapping) cog.Builder[dashboard.Panel] {
+	s := stat.NewPanelBuilder().
+		Id(b.id()).
+		Title(p.title).
+		Description(p.description).
+		Datasource(datasource()).
+		Unit(p.unit).
+		Thresholds(p.thresholds).
+		Span(p.width).
+		Height(p.height).
+		Targets(b.targets(p.queries)).
+		ColorMode(common.BigValueColorModeBackground).
+		GraphMode(common.BigValueGraphModeNone).
+		Orientation(common.VizOrientationAuto).
+		ReduceOptions(common.NewReduceDataOptionsBuilder().Calcs([]string{"lastNotNull"}))
+	if len(mappings) > 0 {
+		s.Mappings(mappings)
+	}
+	return s
+}
+
+func (b *panels) overview() []cog.Builder[dashboard.Panel] {
+	n := b.n
+	var durations []query
+	for _, q := range quantiles {
+		durations = append(durations, query{
+			expr: fmt.Sprintf("histogram_quantile(%s, sum by (%s, %s) (rate(%s[$__rate_interval])))",
+				formatFloat(q), metrics.RoutineLabel, bucketLabel, sel(n.durationBucket())),
+			legend: fmt.Sprintf("{{%s}} p%s", metrics.RoutineLabel, formatFloat(q*100)),
+		})
+	}
+	legend := "{{" + metrics.RoutineLabel + "}}"
+	return []cog.Builder[dashboard.Panel]{
+		b.timeseries(panelSpec{
+			title: panelInvocations,
+			description: "Handler invocations per second of each selected routine, whatever their outcome, summed over instances. " +
+				"A periodic routine runs about once per interval, so this is roughly 1/interval per instance; a flat zero means the routine is not running.",
+			unit: units.OpsPerSecond, width: 8, height: 8, thresholds: thresholds("green"), min: cog.ToPtr(0.0),
+			queries: []query{{expr: fmt.Sprintf("sum by (%s) (rate(%s[$__rate_interval]))", metrics.RoutineLabel, sel(n.durationCount())), legend: legend}},
+		}),
+		b.timeseries(panelSpec{
+			title: panelErrorRatio,
+			description: fmt.Sprintf("Share of invocations over the last 5m that returned an error or panicked, for the worst instance of each routine (alerts fire per instance). "+
+				"Dashed lines: the slow-burn (orange, %s) and fast-burn (red, %s) thresholds of the error-ratio alerts, multiples of the %s error budget. "+
+				"Reads the recording rules from alerts.yml.", percent(burnWindows[1].factor*b.budget), percent(burnWindows[0].factor*b.budget), percent(b.budget)),
+			unit: units.PercentUnit, width: 8, height: 8, thresholds: b.burnThresholds(), showThresholds: true, min: cog.ToPtr(0.0), max: cog.ToPtr(1.0),
+			queries: []query{{expr: fmt.Sprintf("max by (%s) (%s)", metrics.RoutineLabel, sel(n.errorRatio(model.Duration(burnWindows[0].short)))), legend: legend}},
+		}),
+		b.timeseries(panelSpec{
+			title: panelDuration,
+			description: "Median, 90th and 99th percentile of handler invocation durations of each routine, over all outcomes and instances, estimated from the histogram buckets. " +
+				"A p99 close to the routine's interval or timeout means runs start to overlap their schedule or get cut off.",
+			unit: units.Seconds, width: 8, height: 8, thresholds: thresholds("green"), min: cog.ToPtr(0.0),
+			queries: durations,
+		}),
+		b.timeseries(panelSpec{
+			title: panelInFlight,
+			description: "Handler invocations running at this moment, per routine, summed over instances. " +
+				"A routine runs one invocation at a time unless it has WithConcurrency; a value stuck at the maximum while no run finishes means a handler hangs.",
+			unit: units.Short, width: 6, height: 8, thresholds: thresholds("green"), min: cog.ToPtr(0.0),
+			queries: []query{{expr: fmt.Sprintf("sum by (%s) (%s)", metrics.RoutineLabel, sel(n.HandlerInFlight)), legend: legend}},
+		}),
+		b.timeseries(panelSpec{
+			title: panelStall,
+			description: fmt.Sprintf("Time since each routine's last successful invocation as of its last scrape, divided by its interval, for its worst instance: about 1 or less for a healthy routine. "+
+				"RoutineStalled fires above %d (red line). Shown up to %d: a routine that never succeeded since its process started sits at the cap. "+
+				"Reads the recording rule from alerts.yml.", stallIntervals, stallDisplayCap),
+			unit: "suffix:× interval", width: 12, height: 8,
+			thresholds:     thresholds("green", step{value: 2, color: "orange"}, step{value: stallIntervals, color: "red"}),
+			showThresholds: true, min: cog.ToPtr(0.0),
+			queries: []query{{expr: fmt.Sprintf("clamp_max(max by (%s) (%s), %d)", metrics.RoutineLabel, sel(n.stallRatio()), stallDisplayCap), legend: legend}},
+		}),
+		b.stat(panelSpec{
+			title: panelPanics,
+			description: "Recovered handler panics per routine in the dashboard's time range. Any panic is a bug to fix: " +
+				"the routine keeps running, and the stack trace is in the service's error log.",
+			unit: units.Short, width: 6, height: 8, thresholds: thresholds("green", step{value: 1, color: "red"}),
+			queries: []query{{expr: fmt.Sprintf("sum by (%s) (increase(%s[$__range]))", metrics.RoutineLabel, sel(n.HandlerPanics)), legend: legend}},
+		}),
+	}
+}
+
+func (b *panels) perRoutine() []cog.Builder[dashboard.Panel] {
+	n := b.n
+	var durations []query
+	for _, q := range quantiles {
+		durations = append(durations, query{
+			expr: fmt.Sprintf("histogram_quantile(%s, sum by (%s) (rate(%s[$__rate_interval])))",
+				formatFloat(q), bucketLabel, sel(n.durationBucket())),
+			legend: "p" + formatFloat(q*100),
+		})
+	}
+	var ratios []query
+	for _, w := range ratioWindows() {
+		ratios = append(ratios, query{expr: fmt.Sprintf("max(%s)", sel(n.errorRatio(w))), legend: w.String()})
+	}
+	instance := "{{" + instLabel + "}}"
+	return []cog.Builder[dashboard.Panel]{
+		b.timeseries(panelSpec{
+			title: panelRoutineOutcomes,
+			description: fmt.Sprintf("Invocations per second of this routine by outcome (%s, %s, %s), stacked, summed over instances.",
+				metrics.OutcomeSuccess, metrics.OutcomeError, metrics.OutcomePanic),
+			unit: units.OpsPerSecond, width: 8, height: 8, thresholds: thresholds("green"), stacked: true, min: cog.ToPtr(0.0),
+			queries: []query{{expr: fmt.Sprintf("sum by (%s) (rate(%s[$__rate_interval]))", metrics.OutcomeLabel, sel(n.durationCount())), legend: "{{" + metrics.OutcomeLabel + "}}"}},
+		}),
+		b.timeseries(panelSpec{
+			title: panelRoutineErrorRatio,
+			description: fmt.Sprintf("This routine's error ratio over each window the alerts use, for its worst instance. "+
+				"The fast burn fires when both %s and %s are above the red line, the slow burn when both %s and %s are above the orange one. "+
+				"Reads the recording rules from alerts.yml.", burnWindows[0].long, burnWindows[0].short, burnWindows[1].long, burnWindows[1].short),
+			unit: units.PercentUnit, width: 8, height: 8, thresholds: b.burnThresholds(), showThresholds: true, min: cog.ToPtr(0.0), max: cog.ToPtr(1.0),
+			queries: ratios,
+		}),
+		b.timeseries(panelSpec{
+			title:       panelRoutineDuration,
+			description: "Median, 90th and 99th percentile duration of this routine's invocations over all instances and outcomes.",
+			unit:        units.Seconds, width: 8, height: 8, thresholds: thresholds("green"), min: cog.ToPtr(0.0),
+			queries: durations,
+		}),
+		b.timeseries(panelSpec{
+			title: panelRoutineSinceSuccess,
+			description: fmt.Sprintf("Seconds since the last successful invocation on each instance as of its last scrape, against the stall threshold of %d × the routine's interval: "+
+				"RoutineStalled fires when a line stays above its threshold. Instances where the routine never succeeded are not drawn.", stallIntervals),
+			unit: units.Seconds, width: 12, height: 8, thresholds: thresholds("green"), min: cog.ToPtr(0.0),
+			queries: []query{
+				{expr: fmt.Sprintf("timestamp(%s) - (%s > 0)", sel(n.LastSuccess), sel(n.LastSuccess)), legend: instance + " since last success"},
+				{expr: fmt.Sprintf("%d * %s", stallIntervals, sel(n.Interval)), legend: instance + " stall threshold"},
+			},
+		}),
+		b.stat(panelSpec{
+			title:       panelRoutineUp,
+			description: "Per instance: Up while the routine is started, Down once it was stopped while its process still runs (RoutineDown fires after a while).",
+			unit:        units.NoUnit, width: 4, height: 8, thresholds: thresholds("red", step{value: 1, color: "green"}),
+			queries: []query{{expr: sel(n.Up), legend: instance}},
+		}, dashboard.ValueMapping{ValueMap: &dashboard.ValueMap{Type: dashboard.MappingTypeValueToText, Options: map[string]dashboard.ValueMappingResult{
+			"0": {Text: cog.ToPtr("Down"), Color: cog.ToPtr("red"), Index: cog.ToPtr[int32](0)},
+			"1": {Text: cog.ToPtr("Up"), Color: cog.ToPtr("green"), Index: cog.ToPtr[int32](1)},
+		}}}),
+		b.stat(panelSpec{
+			title:       panelRoutineInFlight,
+			description: "Invocations of this routine running now, summed over instances. Staying at its concurrency (1 by default) for longer than the routine's usual duration means a run hangs.",
+			unit:        units.Short, width: 4, height: 8, thresholds: thresholds("green"),
+			queries: []query{{expr: fmt.Sprintf("sum(%s)", sel(n.HandlerInFlight)), legend: "in flight"}},
+		}),
+		b.stat(panelSpec{
+			title:       panelRoutineFailures,
+			description: "Invocations of this routine that failed (errors, panics included) and that panicked in the dashboard's time range, summed over instances.",
+			unit:        units.Short, width: 4, height: 8, thresholds: thresholds("green", step{value: 1, color: "red"}),
+			queries: []query{
+				{expr: fmt.Sprintf("sum(increase(%s[$__range]))", sel(n.HandlerErrors)), legend: "errors"},
+				{expr: fmt.Sprintf("sum(increase(%s[$__range]))", sel(n.HandlerPanics)), legend: "panics"},
+			},
+		}),
+	}
+}

@@ -1,0 +1,88 @@
+// Command testservice is the service the dashboards end-to-end test
+// scrapes: two periodic routines, "healthy" whose handler always succeeds
+// and "failing" whose handler always returns an error, and their metrics
+// on /metrics. It prints the address it listens on as the first line of
+// its standard output and runs until SIGINT or SIGTERM.
+//
+//	go run ./dashboards/internal/testservice -addr 127.0.0.1:9100
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/sourcegraph/log"
+
+	"github.com/routinely/routinely/goroutine"
+)
+
+// Routine names, as the e2e test expects them in the routine label.
+const (
+	healthyRoutine = "healthy"
+	failingRoutine = "failing"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:0", "address to serve /metrics on; port 0 picks a free port")
+	interval := flag.Duration("interval", 200*time.Millisecond, "interval of both routines")
+	flag.Parse()
+	if err := run(*addr, *interval); err != nil {
+		fmt.Fprintln(os.Stderr, "testservice:", err)
+		os.Exit(1)
+	}
+}
+
+func run(addr string, interval time.Duration) error {
+	liblog := log.Init(log.Resource{Name: "routinely-testservice"})
+	defer liblog.Sync()
+
+	ctx := context.Background()
+	healthy, err := goroutine.NewPeriodic(ctx, interval,
+		goroutine.NewHandlerWithErrorMessage(healthyRoutine, func(context.Context) error { return nil }))
+	if err != nil {
+		return err
+	}
+	failing, err := goroutine.NewPeriodic(ctx, interval,
+		goroutine.NewHandlerWithErrorMessage(failingRoutine, func(context.Context) error {
+			return errors.New("this routine always fails")
+		}))
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.Handler())
+	server := &httpRoutine{server: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}, ln: ln}
+	fmt.Println(ln.Addr().String())
+
+	return goroutine.Monitor{ShutdownTimeout: 5 * time.Second}.Run(ctx, healthy, failing, server)
+}
+
+// httpRoutine serves HTTP as a BackgroundRoutine.
+type httpRoutine struct {
+	server *http.Server
+	ln     net.Listener
+}
+
+func (h *httpRoutine) Start() {
+	if err := h.server.Serve(h.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		fmt.Fprintln(os.Stderr, "testservice: serve:", err)
+	}
+}
+
+func (h *httpRoutine) Stop() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = h.server.Shutdown(ctx)
+}

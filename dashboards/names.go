@@ -1,0 +1,104 @@
+package dashboards
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/common/model"
+
+	"github.com/routinely/routinely/metrics"
+)
+
+// Prometheus' own names: the series a histogram exposes and the labels a
+// scrape attaches to every series of a target.
+const (
+	bucketSuffix = "_bucket"
+	countSuffix  = "_count"
+	bucketLabel  = "le"
+	jobLabel     = "job"
+	instLabel    = "instance"
+)
+
+// stallIntervals is how many intervals a routine may go without a
+// successful invocation before RoutineStalled fires.
+const stallIntervals = 3
+
+// burnWindow is one of the two multi-window burn-rate alerts: it fires when
+// the error ratio over both the long and the short window exceeds
+// factor × the error budget.
+type burnWindow struct {
+	alert    string
+	severity string
+	long     model.Duration
+	short    model.Duration
+	factor   float64
+	pending  time.Duration // the alert's for:, before WithForScale
+	budget   string        // how long a 30-day budget lasts at this burn rate
+}
+
+// burnWindows follow the Google SRE workbook's multiwindow, multi-burn-rate
+// alerts: a fast burn (14.4× over 1h, confirmed over 5m) pages, a slow burn
+// (6× over 6h, confirmed over 30m) opens a ticket.
+var burnWindows = []burnWindow{
+	{alert: "RoutineHandlerErrorRatioFastBurn", severity: "critical", long: model.Duration(time.Hour), short: model.Duration(5 * time.Minute), factor: 14.4, pending: 2 * time.Minute, budget: "about 2 days"},
+	{alert: "RoutineHandlerErrorRatioSlowBurn", severity: "warning", long: model.Duration(6 * time.Hour), short: model.Duration(30 * time.Minute), factor: 6, pending: 15 * time.Minute, budget: "about 5 days"},
+}
+
+// ratioWindows are the windows of the recorded error ratios, shortest first.
+func ratioWindows() []model.Duration {
+	var ws []model.Duration
+	for _, w := range burnWindows {
+		ws = append(ws, w.short, w.long)
+	}
+	slices.Sort(ws) // 5m, 30m, 1h, 6h
+	return ws
+}
+
+// names derives every series name the dashboard and the rules use from the
+// metric contract in package metrics, so no name is written twice.
+type names struct {
+	metrics.RoutineMetricNames
+}
+
+func newNames(namespace string) names {
+	return names{metrics.RoutineNames(namespace)}
+}
+
+// durationCount and durationBucket are the series of the duration histogram.
+func (n names) durationCount() string  { return n.HandlerDuration + countSuffix }
+func (n names) durationBucket() string { return n.HandlerDuration + bucketSuffix }
+
+// errorRatio names the recording rule holding the fraction of invocations
+// that failed over window, per routine series (job, instance, routine):
+// routine:routine_handler_errors:ratio_rate5m for the default namespace.
+func (n names) errorRatio(window model.Duration) string {
+	return metrics.RoutineLabel + ":" + strings.TrimSuffix(n.HandlerErrors, "_total") + ":ratio_rate" + window.String()
+}
+
+// stallRatio names the recording rule holding the time since the last
+// successful invocation as a multiple of the routine's interval:
+// routine:routine_last_success_age:ratio_interval by default.
+func (n names) stallRatio() string {
+	return metrics.RoutineLabel + ":" + strings.TrimSuffix(n.LastSuccess, "_timestamp_seconds") + "_age:ratio_interval"
+}
+
+// recorded lists the recording rule names in the order they are defined.
+func (n names) recorded() []string {
+	var out []string
+	for _, w := range ratioWindows() {
+		out = append(out, n.errorRatio(w))
+	}
+	return append(out, n.stallRatio())
+}
+
+// formatFloat writes f the shortest way PromQL and YAML read back exactly.
+func formatFloat(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
+
+// threshold is factor × budget as PromQL: "(14.4 * 0.01)", so a reader sees
+// the burn rate and the budget instead of a rounded product.
+func threshold(factor, budget float64) string {
+	return fmt.Sprintf("(%s * %s)", formatFloat(factor), formatFloat(budget))
+}

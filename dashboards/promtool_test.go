@@ -1,0 +1,330 @@
+package dashboards_test
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/rulefmt"
+	"github.com/prometheus/prometheus/promql/parser"
+	"gopkg.in/yaml.v3"
+
+	"github.com/routinely/routinely/dashboards"
+	"github.com/routinely/routinely/internal/testenv"
+	"github.com/routinely/routinely/metrics"
+)
+
+const promtoolHint = "Debian package prometheus: apt-get install prometheus"
+
+func TestRules_ParseWithPrometheusRulefmt(t *testing.T) {
+	groups, errs := rulefmt.Parse(readGenerated(t, dashboards.RulesFile), false, model.LegacyValidation,
+		parser.NewParser(parser.Options{}), slog.New(slog.DiscardHandler))
+	for _, err := range errs {
+		t.Error(err)
+	}
+	if len(errs) == 0 && len(groups.Groups) != 1 {
+		t.Errorf("%d rule groups, want 1", len(groups.Groups))
+	}
+}
+
+func TestRules_PromtoolCheckRulesIsClean(t *testing.T) {
+	promtool := testenv.LookPath(t, "promtool", promtoolHint)
+	out, err := exec.Command(promtool, "check", "rules", "--lint=all", "--lint-fatal",
+		filepath.Join(generatedDir, dashboards.RulesFile)).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "SUCCESS") || strings.Contains(string(out), "WARNING") {
+		t.Fatalf("promtool check rules: %v\n%s", err, out)
+	}
+}
+
+func TestRules_AlertsHaveSeverityAnnotationsAndRunbookSection(t *testing.T) {
+	runbook := string(readGenerated(t, dashboards.RunbookFile))
+	for _, r := range generatedRules(t).Alerts() {
+		if s := r.Labels["severity"]; s != "critical" && s != "warning" {
+			t.Errorf("%s: severity %q, want critical or warning", r.Alert, s)
+		}
+		for _, a := range []string{"summary", "description", "runbook_url"} {
+			if r.Annotations[a] == "" {
+				t.Errorf("%s: no %s annotation", r.Alert, a)
+			}
+		}
+		wantURL := dashboards.DefaultRunbookURL + "#" + strings.ToLower(r.Alert)
+		if r.Annotations["runbook_url"] != wantURL {
+			t.Errorf("%s: runbook_url %q, want %q", r.Alert, r.Annotations["runbook_url"], wantURL)
+		}
+		if !strings.Contains(runbook, "\n## "+r.Alert+"\n") {
+			t.Errorf("RUNBOOK.md has no section for %s", r.Alert)
+		}
+		for _, part := range []string{"What it means", "How to look", "What to do"} {
+			if !regexp.MustCompile(`(?s)## ` + r.Alert + `\n.*?### ` + part).MatchString(runbook) {
+				t.Errorf("RUNBOOK.md: the section of %s has no %q", r.Alert, part)
+			}
+		}
+	}
+}
+
+// The promtool unit test file format (promtool test rules).
+type promtoolFile struct {
+	RuleFiles          []string       `yaml:"rule_files"`
+	EvaluationInterval string         `yaml:"evaluation_interval"`
+	Tests              []promtoolTest `yaml:"tests"`
+}
+
+type promtoolTest struct {
+	Interval      string        `yaml:"interval"`
+	InputSeries   []inputSeries `yaml:"input_series"`
+	AlertRuleTest []alertTest   `yaml:"alert_rule_test"`
+}
+
+type inputSeries struct {
+	Series string `yaml:"series"`
+	Values string `yaml:"values"`
+}
+
+type alertTest struct {
+	EvalTime  string     `yaml:"eval_time"`
+	Alertname string     `yaml:"alertname"`
+	ExpAlerts []expAlert `yaml:"exp_alerts"`
+}
+
+type expAlert struct {
+	ExpLabels      map[string]string `yaml:"exp_labels"`
+	ExpAnnotations map[string]string `yaml:"exp_annotations"`
+}
+
+// The scenario's target labels and the length of every input series.
+const (
+	testJob      = "svc"
+	testInstance = "host:9090"
+	minutes      = 120
+)
+
+var names = metrics.RoutineNames("")
+
+// series is the selector of one input series of routine.
+func series(name, routine string, labels ...string) string {
+	l := []string{`job="` + testJob + `"`, `instance="` + testInstance + `"`, metrics.RoutineLabel + `="` + routine + `"`}
+	for i := 0; i+1 < len(labels); i += 2 {
+		l = append(l, labels[i]+`="`+labels[i+1]+`"`)
+	}
+	return name + "{" + strings.Join(l, ", ") + "}"
+}
+
+// perMinute lists f(0), f(1), …, f(minutes): one sample a minute.
+func perMinute(f func(minute int) float64) string {
+	var b strings.Builder
+	for m := 0; m <= minutes; m++ {
+		if m > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(fmt.Sprint(f(m)))
+	}
+	return b.String()
+}
+
+// counting are the input series of a routine that runs once a minute and
+// fails in the minutes fails says, panicking in the minutes panics says
+// (panics count as errors).
+func counting(routine string, fails, panics func(minute int) bool) []inputSeries {
+	cumulative := func(pred func(int) bool) func(int) float64 {
+		return func(m int) float64 {
+			n := 0
+			for i := 1; i <= m; i++ {
+				if pred(i) {
+					n++
+				}
+			}
+			return float64(n)
+		}
+	}
+	ok := func(m int) bool { return !fails(m) && !panics(m) }
+	errOnly := func(m int) bool { return fails(m) && !panics(m) }
+	failed := func(m int) bool { return fails(m) || panics(m) }
+	count := names.HandlerDuration + "_count"
+	return []inputSeries{
+		{series(count, routine, metrics.OutcomeLabel, metrics.OutcomeSuccess), perMinute(cumulative(ok))},
+		{series(count, routine, metrics.OutcomeLabel, metrics.OutcomeError), perMinute(cumulative(errOnly))},
+		{series(count, routine, metrics.OutcomeLabel, metrics.OutcomePanic), perMinute(cumulative(panics))},
+		{series(names.HandlerErrors, routine), perMinute(cumulative(failed))},
+		{series(names.HandlerPanics, routine), perMinute(cumulative(panics))},
+	}
+}
+
+// gauges are the input series of a routine's gauges: up, its interval of a
+// minute and the time of its last success.
+func gauges(routine string, up func(int) bool, lastSuccess func(int) float64) []inputSeries {
+	return []inputSeries{
+		{series(names.Up, routine), perMinute(func(m int) float64 {
+			if up(m) {
+				return 1
+			}
+			return 0
+		})},
+		{series(names.Interval, routine), perMinute(func(int) float64 { return 60 })},
+		{series(names.LastSuccess, routine), perMinute(lastSuccess)},
+	}
+}
+
+func never(int) bool  { return false }
+func always(int) bool { return true }
+
+// succeedsEveryMinute is the last-success time of a routine that succeeds
+// at every run.
+func succeedsEveryMinute(m int) float64 { return float64(m * 60) }
+
+// healthy is a routine that runs every minute and always succeeds: no
+// scenario may alert on it.
+func healthy() []inputSeries {
+	return append(counting("healthy", never, never), gauges("healthy", always, succeedsEveryMinute)...)
+}
+
+// firing is the alert the rule named alert raises for routine with the
+// given value: its labels, and its annotations with $labels and $value
+// filled in as Prometheus does.
+func firing(t *testing.T, alert, routine, value string) expAlert {
+	t.Helper()
+	var rule *dashboards.Rule
+	for _, r := range generatedRules(t).Alerts() {
+		if r.Alert == alert {
+			rule = &r
+		}
+	}
+	if rule == nil {
+		t.Fatalf("no alert %s in the generated rules", alert)
+	}
+	labels := map[string]string{"job": testJob, "instance": testInstance, metrics.RoutineLabel: routine}
+	for k, v := range rule.Labels {
+		labels[k] = v
+	}
+	expand := strings.NewReplacer(
+		"{{ $labels.job }}", testJob,
+		"{{ $labels.instance }}", testInstance,
+		"{{ $labels.routine }}", routine,
+	)
+	valueTemplate := regexp.MustCompile(`\{\{ \$value[^}]*\}\}`)
+	annotations := map[string]string{}
+	for k, v := range rule.Annotations {
+		annotations[k] = valueTemplate.ReplaceAllLiteralString(expand.Replace(v), value)
+	}
+	return expAlert{ExpLabels: labels, ExpAnnotations: annotations}
+}
+
+// alertScenarios hold, for every alert, promtool unit tests that show it
+// fire, not fire (for the healthy routine, and for a routine just short of
+// the alert's condition) and resolve.
+func alertScenarios(t *testing.T) map[string]promtoolTest {
+	fast, slow := dashboards.AlertErrorRatioFastBurn, dashboards.AlertErrorRatioSlowBurn
+	return map[string]promtoolTest{
+		// Every run fails for 20 minutes, then every run succeeds.
+		fast: {
+			InputSeries: append(healthy(), counting("failing", func(m int) bool { return m <= 20 }, never)...),
+			AlertRuleTest: []alertTest{
+				{EvalTime: "1m", Alertname: fast}, // pending: for 2m
+				{EvalTime: "5m", Alertname: fast, ExpAlerts: []expAlert{firing(t, fast, "failing", "100%")}},
+				{EvalTime: "20m", Alertname: fast, ExpAlerts: []expAlert{firing(t, fast, "failing", "100%")}},
+				{EvalTime: "30m", Alertname: fast}, // resolved: the 5m window is clean
+			},
+		},
+		// One run in eight (12.5%) fails for an hour: too few to burn fast
+		// (14.4%), enough to burn slowly (6%); then none fails. The 6h
+		// window holds only 30m of samples at 30m, and fires all the same.
+		slow: {
+			InputSeries: append(healthy(), counting("flaky", func(m int) bool { return m <= 60 && m%8 == 0 }, never)...),
+			AlertRuleTest: []alertTest{
+				{EvalTime: "10m", Alertname: slow}, // pending since 8m: for 15m
+				{EvalTime: "30m", Alertname: slow, ExpAlerts: []expAlert{firing(t, slow, "flaky", "10%")}},
+				{EvalTime: "30m", Alertname: fast},  // 12.5% is under the fast burn's 14.4%
+				{EvalTime: "100m", Alertname: slow}, // resolved: the 30m window is clean
+			},
+		},
+		// "stuck" stops succeeding at minute 10 and recovers at minute 30;
+		// "new" never succeeded; "stopped" does not succeed either but is
+		// down, which RoutineDown reports instead.
+		dashboards.AlertStalled: {
+			InputSeries: concat(healthy(),
+				gauges("stuck", always, func(m int) float64 {
+					if m > 10 && m < 30 {
+						return 600
+					}
+					return succeedsEveryMinute(m)
+				}),
+				gauges("new", always, func(int) float64 { return 0 }),
+				gauges("stopped", never, func(int) float64 { return 600 }),
+			),
+			AlertRuleTest: []alertTest{
+				{EvalTime: "3m", Alertname: dashboards.AlertStalled},
+				// stuck is 3 intervals late at 13m, pending from 14m: firing from 19m.
+				{EvalTime: "16m", Alertname: dashboards.AlertStalled, ExpAlerts: []expAlert{firing(t, dashboards.AlertStalled, "new", "16.0")}},
+				{EvalTime: "25m", Alertname: dashboards.AlertStalled, ExpAlerts: []expAlert{
+					firing(t, dashboards.AlertStalled, "new", "25.0"),
+					firing(t, dashboards.AlertStalled, "stuck", "15.0"),
+				}},
+				{EvalTime: "35m", Alertname: dashboards.AlertStalled, ExpAlerts: []expAlert{firing(t, dashboards.AlertStalled, "new", "35.0")}},
+			},
+		},
+		// One panic at minute 10.
+		dashboards.AlertPanicked: {
+			InputSeries: append(healthy(), counting("panicky", never, func(m int) bool { return m == 10 })...),
+			AlertRuleTest: []alertTest{
+				{EvalTime: "9m", Alertname: dashboards.AlertPanicked},
+				{EvalTime: "10m", Alertname: dashboards.AlertPanicked, ExpAlerts: []expAlert{firing(t, dashboards.AlertPanicked, "panicky", "")}},
+				{EvalTime: "24m", Alertname: dashboards.AlertPanicked, ExpAlerts: []expAlert{firing(t, dashboards.AlertPanicked, "panicky", "")}},
+				{EvalTime: "30m", Alertname: dashboards.AlertPanicked}, // resolved: 15m without a panic
+			},
+		},
+		// Stopped from minute 10 to minute 30, then started again.
+		dashboards.AlertDown: {
+			InputSeries: append(healthy(), gauges("stopped", func(m int) bool { return m < 10 || m >= 30 }, succeedsEveryMinute)...),
+			AlertRuleTest: []alertTest{
+				{EvalTime: "12m", Alertname: dashboards.AlertDown}, // pending: for 5m
+				{EvalTime: "16m", Alertname: dashboards.AlertDown, ExpAlerts: []expAlert{firing(t, dashboards.AlertDown, "stopped", "")}},
+				{EvalTime: "35m", Alertname: dashboards.AlertDown},
+			},
+		},
+	}
+}
+
+func concat(parts ...[]inputSeries) []inputSeries {
+	var out []inputSeries
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
+}
+
+// TestRules_PromtoolUnitTests runs promtool test rules over the generated
+// rule file, one scenario per alert.
+func TestRules_PromtoolUnitTests(t *testing.T) {
+	promtool := testenv.LookPath(t, "promtool", promtoolHint)
+	rules, err := filepath.Abs(filepath.Join(generatedDir, dashboards.RulesFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	scenarios := alertScenarios(t)
+	for _, r := range generatedRules(t).Alerts() {
+		t.Run(r.Alert, func(t *testing.T) {
+			scenario, ok := scenarios[r.Alert]
+			if !ok {
+				t.Fatalf("no promtool scenario for alert %s", r.Alert)
+			}
+			scenario.Interval = "1m"
+			b, err := yaml.Marshal(promtoolFile{RuleFiles: []string{rules}, EvaluationInterval: "1m", Tests: []promtoolTest{scenario}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(t.TempDir(), "alerts_test.yml")
+			if err := os.WriteFile(path, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out, err := exec.Command(promtool, "test", "rules", path).CombinedOutput()
+			if err != nil {
+				t.Fatalf("promtool test rules: %v\n%s", err, out)
+			}
+		})
+	}
+}
