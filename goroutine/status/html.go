@@ -35,7 +35,9 @@ type htmlRoutine struct {
 	LastStartISO string
 	LastAgo      string
 	LastDur      string
-	Chart        chart
+	// RunningFor is how long the running invocation has run, or "".
+	RunningFor string
+	Chart      chart
 	// Newest holds Recent newest first, for the runs table.
 	Newest []htmlRun
 }
@@ -71,6 +73,9 @@ func renderHTML(w io.Writer, r Report, refresh int) error {
 			StateClass: stateClass(rt.State),
 			Interval:   formatDuration(seconds(rt.IntervalSeconds)),
 			Chart:      chartOf(rt.Recent),
+		}
+		if rt.RunningSince != nil {
+			hr.RunningFor = formatDuration(r.GeneratedAt.Sub(*rt.RunningSince))
 		}
 		if rt.LastRun != nil {
 			hr.LastStart = rt.LastRun.Started.Format("15:04:05.000")
@@ -235,13 +240,13 @@ generated <time datetime="{{.Generated}}">{{.Generated}}</time> ·
 {{if .Refresh}}refreshing every {{.Refresh}}s (<a href="?">stop</a>){{else}}<a href="?refresh=5">refresh every 5s</a>{{end}}</p>
 <table class="routines">
 <thead><tr>
-<th>Routine</th><th>State</th><th class="num">Interval</th><th>Last run</th><th class="num">Runs</th><th>Last error</th><th>Recent runs</th>
+<th>Routine</th><th>State</th><th class="num">Interval</th><th>Last run (UTC)</th><th class="num">Runs</th><th>Last error</th><th>Recent runs</th>
 </tr></thead>
 <tbody>
 {{- range .Routines}}
 <tr id="{{.Anchor}}" data-routine="{{.Name}}">
 <td class="name"><strong>{{.Name}}</strong>{{with .Description}}<div class="desc">{{.}}</div>{{end}}</td>
-<td><span class="state state-{{.StateClass}}">{{.State}}</span></td>
+<td><span class="state state-{{.StateClass}}">{{.State}}</span>{{with .RunningFor}}<div class="small running-for">for {{.}}</div>{{end}}</td>
 <td class="num interval">{{.Interval}}</td>
 <td class="last-run">{{if .LastRun}}<time datetime="{{.LastStartISO}}">{{.LastStart}}</time> <span class="small">{{.LastAgo}}</span><br>took {{.LastDur}} · <span class="outcome-{{outcomeClass .LastRun.Outcome}}">{{.LastRun.Outcome}}</span>{{else}}<span class="none">no run yet</span>{{end}}</td>
 <td class="num runs" data-runs="{{.Runs}}"><strong>{{.Runs}}</strong><br><span class="small"><span class="outcome-ok">{{.Successes}} ok</span> · <span class="outcome-err">{{plural .Errors "error"}}</span> · <span class="outcome-panic">{{plural .Panics "panic"}}</span></span></td>

@@ -68,6 +68,9 @@ type Routine struct {
 	// counted in Panics only.
 	Errors uint64 `json:"errors"`
 	Panics uint64 `json:"panics"`
+	// RunningSince is when the invocation running now started (the most
+	// recent one when several run), in UTC, or nil when none runs.
+	RunningSince *time.Time `json:"running_since"`
 	// LastError is the text of the most recent failure, or "".
 	LastError string `json:"last_error"`
 	// LastRun is the most recent finished run still in the history, or
@@ -119,6 +122,10 @@ func routineOf(s goroutine.Status) Routine {
 		Panics:          s.Panics,
 		LastError:       s.LastError,
 		Recent:          make([]Run, 0, len(s.Recent)),
+	}
+	if !s.RunningSince.IsZero() {
+		since := s.RunningSince.UTC()
+		r.RunningSince = &since
 	}
 	for _, run := range s.Recent {
 		r.Recent = append(r.Recent, Run{

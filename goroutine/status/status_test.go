@@ -149,7 +149,7 @@ func TestJSONShape(t *testing.T) {
 		t.Errorf("report keys %v, want %v", got, want)
 	}
 	routines := doc["routines"].([]any)
-	wantRoutine := []string{"description", "errors", "interval_seconds", "last_error", "last_run", "name", "panics", "recent", "runs", "state", "successes"}
+	wantRoutine := []string{"description", "errors", "interval_seconds", "last_error", "last_run", "name", "panics", "recent", "running_since", "runs", "state", "successes"}
 	for _, r := range routines {
 		if got := keys(r); !slices.Equal(got, wantRoutine) {
 			t.Errorf("routine keys %v, want %v", got, wantRoutine)
@@ -274,5 +274,24 @@ func TestZeroPageIsEmptyAndAddAppends(t *testing.T) {
 	}
 	if !slices.Equal(names, []string{"a", "b"}) {
 		t.Errorf("routines %v, want [a b]: Add ignores nil and keeps order", names)
+	}
+}
+
+func TestRunningRoutineShowsSince(t *testing.T) {
+	since := time.Now().Add(-150 * time.Second)
+	running := &fakeSource{status: goroutine.Status{Name: "slow", State: goroutine.StateRunning, Interval: time.Second, RunningSince: since}}
+	idle := &fakeSource{status: goroutine.Status{Name: "idle", State: goroutine.StateIdle, Interval: time.Second}}
+	page := status.Handler(running, idle)
+
+	report := page.Report()
+	if got := report.Routines[0].RunningSince; got == nil || !got.Equal(since) || got.Location() != time.UTC {
+		t.Errorf("running_since %v, want %v in UTC", got, since)
+	}
+	if got := report.Routines[1].RunningSince; got != nil {
+		t.Errorf("running_since of an idle routine %v, want null", got)
+	}
+	html := body(t, get(t, page, "/"))
+	if !strings.Contains(html, `state-running">running</span><div class="small running-for">for 2m30s<`) {
+		t.Errorf("page does not say for how long the running routine has run:\n%s", html)
 	}
 }

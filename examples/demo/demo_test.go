@@ -1,0 +1,146 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/routinely/routinely/examples/demo/demotest"
+	"github.com/routinely/routinely/goroutine/status"
+)
+
+const shutdownTimeout = 5 * time.Second
+
+// The demo as a newcomer runs it: it starts, its routines run and fail as
+// advertised, /metrics, the JSON status and the status page show them,
+// and SIGTERM stops it cleanly within its shutdown deadline.
+func TestDemoRunsObservablyAndStopsCleanly(t *testing.T) {
+	bin := demotest.Build(t, ".")
+	d := demotest.Start(t, bin, "-addr", "127.0.0.1:0", "-interval-scale", "0.05", "-shutdown-timeout", shutdownTimeout.String())
+
+	for _, want := range []string{d.URL + "/debug/routines\n", d.URL + "/debug/routines?format=json\n", d.URL + "/metrics\n", "Press Ctrl-C to stop."} {
+		if !strings.Contains(d.Stderr(), want) {
+			t.Errorf("start-up banner does not point to %q:\n%s", want, d.Stderr())
+		}
+	}
+
+	report := d.WaitForReport(t, 20*time.Second, func(r status.Report) bool {
+		if !demotest.EveryRoutineRanAndOneFailed(r) {
+			return false
+		}
+		for _, rt := range r.Routines {
+			if rt.Name == "syncer" && rt.Errors == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	var names []string
+	for _, rt := range report.Routines {
+		names = append(names, rt.Name)
+		if rt.LastRun == nil || rt.LastRun.TraceID == "" {
+			t.Errorf("%s: last run %+v has no trace id", rt.Name, rt.LastRun)
+		}
+	}
+	if want := []string{"janitor", "syncer", "report-builder"}; !slices.Equal(names, want) {
+		t.Errorf("status lists routines %v, want %v", names, want)
+	}
+
+	code, header, metrics := d.Get(t, "/metrics")
+	if code != http.StatusOK {
+		t.Fatalf("GET /metrics: status %d", code)
+	}
+	if ct := header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {
+		t.Errorf("GET /metrics: Content-Type %q", ct)
+	}
+	for _, want := range []string{
+		`routine_handler_duration_seconds_bucket{outcome="success",routine="janitor",le="+Inf"}`,
+		`routine_handler_errors_total{routine="syncer"}`,
+		`routine_interval_seconds{routine="report-builder"} 0.15`,
+		`routine_up{routine="janitor"} 1`,
+		`go_goroutines `,
+		`process_start_time_seconds `,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+
+	code, header, page := d.Get(t, "/debug/routines")
+	if code != http.StatusOK || header.Get("Content-Type") != "text/html; charset=utf-8" {
+		t.Fatalf("GET /debug/routines: status %d, Content-Type %q", code, header.Get("Content-Type"))
+	}
+	for _, want := range []string{
+		`data-routine="janitor"`, `data-routine="syncer"`, `data-routine="report-builder"`,
+		`upstream returned &lt;503&gt; &#34;Service Unavailable&#34; &amp; retry`,
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("status page lacks %s", want)
+		}
+	}
+	if code, _, _ := d.Do(t, http.MethodPost, "/debug/routines"); code != http.StatusMethodNotAllowed {
+		t.Errorf("POST /debug/routines: status %d, want 405", code)
+	}
+
+	start := time.Now()
+	exit, err := d.Terminate(shutdownTimeout + 2*time.Second)
+	if err != nil {
+		t.Fatalf("%v; stderr:\n%s", err, d.Stderr())
+	}
+	if exit != 0 {
+		t.Errorf("exit status %d after SIGTERM, want 0; stderr:\n%s", exit, d.Stderr())
+	}
+	if took := time.Since(start); took > shutdownTimeout {
+		t.Errorf("shutdown took %v, more than the %v deadline", took, shutdownTimeout)
+	}
+	if !strings.Contains(d.Stderr(), "stopped cleanly") {
+		t.Errorf("stderr does not report a clean stop:\n%s", d.Stderr())
+	}
+	// stdout is not a terminal here, so spans are the exporter's JSON.
+	if !strings.Contains(d.Stdout(), `{"Name":"routine.syncer"`) {
+		t.Errorf("stdout has no JSON span of the syncer; it starts:\n%.500s", d.Stdout())
+	}
+}
+
+func TestParseFlags(t *testing.T) {
+	o, err := parseFlags(nil, io.Discard)
+	if err != nil || o.addr != "127.0.0.1:8080" || o.scale != 1 || o.shutdownTimeout != 10*time.Second || o.spans != "auto" {
+		t.Errorf("defaults: %+v, %v", o, err)
+	}
+	for _, args := range [][]string{
+		{"-interval-scale", "0"},
+		{"-interval-scale", "-1"},
+		{"-interval-scale", "NaN"},
+		{"-interval-scale", "+Inf"},
+		{"-shutdown-timeout", "0s"},
+		{"-spans", "xml"},
+		{"extra"},
+	} {
+		if _, err := parseFlags(args, io.Discard); err == nil {
+			t.Errorf("parseFlags(%q) accepted invalid input", args)
+		}
+	}
+}
+
+func TestShortSpanWriter(t *testing.T) {
+	var out strings.Builder
+	w := newShortSpanWriter(&out)
+	span := `{"Name":"routine.syncer","SpanContext":{"TraceID":"4bf92f3577b34da6a3ce929d0e0e4736"},` +
+		`"StartTime":"2025-01-02T15:04:05.1Z","EndTime":"2025-01-02T15:04:05.1632Z",` +
+		`"Attributes":[{"Key":"routine.invocation","Value":{"Type":"INT64","Value":42}}],` +
+		`"Status":{"Code":"Error","Description":"upstream returned \u003c503\u003e"}}` + "\n"
+	// Written in two pieces, then a line that is not a span.
+	for _, p := range []string{span[:40], span[40:], "not json\n"} {
+		if n, err := w.Write([]byte(p)); n != len(p) || err != nil {
+			t.Fatalf("Write: %d, %v", n, err)
+		}
+	}
+	got := out.String()
+	want := `routine.syncer #42 63.2ms Error "upstream returned <503>" trace 4bf92f3577b34da6a3ce929d0e0e4736` + "\nnot json\n"
+	if !strings.HasSuffix(got, want) || strings.Count(got, "\n") != 2 {
+		t.Errorf("got\n%s\nwant it to end with\n%s", got, want)
+	}
+}
