@@ -128,6 +128,7 @@ func TestStatus_HistoryIsBoundedAndOrdered(t *testing.T) {
 		f := newFixture(t)
 		h := &recorder{errs: []error{errors.New("first failure")}}
 		r := f.periodic(t.Context(), "history", time.Second, h, WithHistorySize(5), WithDescription("keeps five runs"))
+		origin := time.Now()
 		run(t, r, 2000*time.Second)
 
 		st := r.Status()
@@ -142,11 +143,29 @@ func TestStatus_HistoryIsBoundedAndOrdered(t *testing.T) {
 				t.Errorf("Recent[%d] has no trace id", i)
 			}
 		}
-		if st.Successes != 2000 || st.Errors != 1 || st.LastError != "first failure" {
-			t.Errorf("Status counts = %d ok, %d errors, last %q", st.Successes, st.Errors, st.LastError)
+		if st.Successes != 2000 || st.Errors != 1 || st.LastError != "first failure" || !st.LastErrorAt.Equal(origin) {
+			t.Errorf("Status counts = %d ok, %d errors, last %q at %v", st.Successes, st.Errors, st.LastError, st.LastErrorAt)
+		}
+		if st.HistorySize != 5 || st.LastRun == nil || *st.LastRun != st.Recent[4] {
+			t.Errorf("HistorySize = %d, LastRun = %+v, want 5 and the newest run", st.HistorySize, st.LastRun)
 		}
 		if st.Description != "keeps five runs" || st.State != StateStopped {
 			t.Errorf("Status = %+v", st)
+		}
+	})
+}
+
+func TestStatus_LastRunIsKeptWithoutHistory(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t)
+		r := f.periodic(t.Context(), "no-history", time.Second, &recorder{}, WithHistorySize(0))
+		if r.Status().LastRun != nil {
+			t.Fatal("LastRun set before any run")
+		}
+		run(t, r, 10*time.Second)
+		st := r.Status()
+		if len(st.Recent) != 0 || st.LastRun == nil || st.LastRun.Invocation != 11 {
+			t.Errorf("Recent = %d runs, LastRun = %+v; want none kept and the 11th run last", len(st.Recent), st.LastRun)
 		}
 	})
 }

@@ -49,8 +49,16 @@ type Status struct {
 	// RunningSince is when the invocation running now started (the most
 	// recent one when several loops run), or the zero time when none runs.
 	RunningSince time.Time
+	// LastRun is the most recent finished run, or nil before the first one
+	// ends. It is kept even when the history holds no runs.
+	LastRun *Run
 	// LastError is the text of the most recent failure, or "".
 	LastError string
+	// LastErrorAt is when the most recent failure started, or the zero
+	// time when there was none.
+	LastErrorAt time.Time
+	// HistorySize is how many runs Recent can hold (WithHistorySize).
+	HistorySize int
 	// Recent holds the most recent runs, oldest first, at most the
 	// routine's history size.
 	Recent []Run
@@ -72,6 +80,9 @@ type history struct {
 	errors    uint64
 	panics    uint64
 	lastError string
+	errorAt   time.Time
+	last      Run
+	ran       bool
 }
 
 func newHistory(size int, interval time.Duration) *history {
@@ -95,11 +106,12 @@ func (h *history) end(r Run, backingOff bool) {
 		h.successes++
 	case outcomeError:
 		h.errors++
-		h.lastError = r.Error
+		h.lastError, h.errorAt = r.Error, r.Started
 	case outcomePanic:
 		h.panics++
-		h.lastError = r.Error
+		h.lastError, h.errorAt = r.Error, r.Started
 	}
+	h.last, h.ran = r, true
 	if len(h.runs) == 0 {
 		return
 	}
@@ -133,7 +145,12 @@ func (h *history) snapshot(name, description string) Status {
 	defer h.mu.Unlock()
 	s := Status{
 		Name: name, Description: description, Interval: h.interval,
-		Successes: h.successes, Errors: h.errors, Panics: h.panics, LastError: h.lastError,
+		Successes: h.successes, Errors: h.errors, Panics: h.panics,
+		LastError: h.lastError, LastErrorAt: h.errorAt, HistorySize: len(h.runs),
+	}
+	if h.ran {
+		last := h.last
+		s.LastRun = &last
 	}
 	switch {
 	case h.stopped:

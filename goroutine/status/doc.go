@@ -43,7 +43,8 @@
 // or removed. Times are RFC 3339 strings in UTC with sub-second precision;
 // durations are numbers of seconds (fields ending in _seconds). Every
 // field is always present; running_since is null unless an invocation is
-// running, last_run is null before the first run, and error and trace_id
+// running, last_run is null before the first run, last_error_at is null
+// before the first failure, and error and trace_id
 // are "" when a run had none.
 //
 //	{
@@ -57,6 +58,8 @@
 //	      "runs": 3, "successes": 2, "errors": 1, "panics": 0,
 //	      "running_since": null,
 //	      "last_error": "upstream returned \u003c503\u003e",
+//	      "last_error_at": "2025-01-02T15:04:04.101Z",
+//	      "history_size": 32,
 //	      "last_run": {"invocation": 3, "started": "...", "duration_seconds": 0.012,
 //	                   "outcome": "success", "error": "", "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736"},
 //	      "recent": [ ...runs, oldest first... ]

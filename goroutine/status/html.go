@@ -35,6 +35,8 @@ type htmlRoutine struct {
 	LastStartISO string
 	LastAgo      string
 	LastDur      string
+	// LastErrorAgo says how long ago the last failure started, or "".
+	LastErrorAgo string
 	// RunningFor is how long the running invocation has run, or "".
 	RunningFor string
 	Chart      chart
@@ -82,6 +84,9 @@ func renderHTML(w io.Writer, r Report, refresh int) error {
 			hr.LastStartISO = rt.LastRun.Started.Format(time.RFC3339Nano)
 			hr.LastAgo = formatDuration(r.GeneratedAt.Sub(rt.LastRun.Started).Round(100*time.Millisecond)) + " ago"
 			hr.LastDur = formatDuration(seconds(rt.LastRun.DurationSeconds))
+		}
+		if rt.LastErrorAt != nil {
+			hr.LastErrorAgo = formatDuration(r.GeneratedAt.Sub(*rt.LastErrorAt).Round(100*time.Millisecond)) + " ago"
 		}
 		for j := len(rt.Recent) - 1; j >= 0; j-- {
 			run := rt.Recent[j]
@@ -250,7 +255,7 @@ generated <time datetime="{{.Generated}}">{{.Generated}}</time> ·
 <td class="num interval">{{.Interval}}</td>
 <td class="last-run">{{if .LastRun}}<time datetime="{{.LastStartISO}}">{{.LastStart}}</time> <span class="small">{{.LastAgo}}</span><br>took {{.LastDur}} · <span class="outcome-{{outcomeClass .LastRun.Outcome}}">{{.LastRun.Outcome}}</span>{{else}}<span class="none">no run yet</span>{{end}}</td>
 <td class="num runs" data-runs="{{.Runs}}"><strong>{{.Runs}}</strong><br><span class="small"><span class="outcome-ok">{{.Successes}} ok</span> · <span class="outcome-err">{{plural .Errors "error"}}</span> · <span class="outcome-panic">{{plural .Panics "panic"}}</span></span></td>
-<td class="last-error">{{if .LastError}}<code>{{.LastError}}</code>{{else}}<span class="none">none</span>{{end}}</td>
+<td class="last-error">{{if .LastError}}<code>{{.LastError}}</code>{{with .LastErrorAgo}} <span class="small">{{.}}</span>{{end}}{{else}}<span class="none">none</span>{{end}}</td>
 <td class="chart">{{if .Chart.Bars}}<svg role="img" aria-label="durations of the last {{len .Chart.Bars}} runs" width="{{.Chart.Width}}" height="{{.Chart.Height}}" viewBox="0 0 {{.Chart.ViewWidth}} {{.Chart.Height}}" preserveAspectRatio="none">
 {{- range .Chart.Bars}}<rect class="{{.Class}}" x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="{{.H}}"><title>{{.Title}}</title></rect>{{end -}}
 </svg><div class="legend">last {{len .Chart.Bars}} · height = duration · <a href="#runs-{{.Anchor}}">details</a></div>{{else}}<span class="none">no runs yet</span>{{end}}</td>

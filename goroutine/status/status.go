@@ -73,7 +73,12 @@ type Routine struct {
 	RunningSince *time.Time `json:"running_since"`
 	// LastError is the text of the most recent failure, or "".
 	LastError string `json:"last_error"`
-	// LastRun is the most recent finished run still in the history, or
+	// LastErrorAt is when the most recent failure started (RFC 3339, UTC),
+	// or null when there was none.
+	LastErrorAt *time.Time `json:"last_error_at"`
+	// HistorySize is how many runs recent can hold.
+	HistorySize int `json:"history_size"`
+	// LastRun is the most recent finished run (kept even without history), or
 	// nil when there is none.
 	LastRun *Run `json:"last_run"`
 	// Recent holds the runs in the routine's history, oldest first; never
@@ -121,27 +126,36 @@ func routineOf(s goroutine.Status) Routine {
 		Errors:          s.Errors,
 		Panics:          s.Panics,
 		LastError:       s.LastError,
+		HistorySize:     s.HistorySize,
 		Recent:          make([]Run, 0, len(s.Recent)),
 	}
 	if !s.RunningSince.IsZero() {
 		since := s.RunningSince.UTC()
 		r.RunningSince = &since
 	}
-	for _, run := range s.Recent {
-		r.Recent = append(r.Recent, Run{
-			Invocation:      run.Invocation,
-			Started:         run.Started.UTC(),
-			DurationSeconds: run.Duration.Seconds(),
-			Outcome:         run.Outcome,
-			Error:           run.Error,
-			TraceID:         run.TraceID,
-		})
+	if !s.LastErrorAt.IsZero() {
+		at := s.LastErrorAt.UTC()
+		r.LastErrorAt = &at
 	}
-	if n := len(r.Recent); n > 0 {
-		last := r.Recent[n-1]
+	for _, run := range s.Recent {
+		r.Recent = append(r.Recent, runOf(run))
+	}
+	if s.LastRun != nil {
+		last := runOf(*s.LastRun)
 		r.LastRun = &last
 	}
 	return r
+}
+
+func runOf(run goroutine.Run) Run {
+	return Run{
+		Invocation:      run.Invocation,
+		Started:         run.Started.UTC(),
+		DurationSeconds: run.Duration.Seconds(),
+		Outcome:         run.Outcome,
+		Error:           run.Error,
+		TraceID:         run.TraceID,
+	}
 }
 
 // maxRefresh bounds ?refresh=N, in seconds.

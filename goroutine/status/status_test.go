@@ -33,7 +33,7 @@ var t0 = time.Date(2025, 1, 2, 15, 4, 5, 123_000_000, time.FixedZone("CET", 3600
 
 // hostile is a routine whose every free-text field carries markup.
 func hostile() *fakeSource {
-	return &fakeSource{status: goroutine.Status{
+	src := &fakeSource{status: goroutine.Status{
 		Name:        "name" + evil,
 		Description: "desc" + evil,
 		State:       goroutine.StateBackingOff,
@@ -46,7 +46,12 @@ func hostile() *fakeSource {
 			{Invocation: 3, Started: t0.Add(2 * time.Second), Duration: 5 * time.Millisecond, Outcome: "panic", Error: "panic" + evil},
 			{Invocation: 4, Started: t0.Add(3 * time.Second), Duration: 10 * time.Millisecond, Outcome: "success", TraceID: "00f067aa0ba902b700f067aa0ba902b7"},
 		},
+		LastErrorAt: t0.Add(2 * time.Second),
+		HistorySize: 4,
 	}}
+	last := src.status.Recent[3]
+	src.status.LastRun = &last
+	return src
 }
 
 func get(t *testing.T, h http.Handler, target string) *http.Response {
@@ -149,7 +154,7 @@ func TestJSONShape(t *testing.T) {
 		t.Errorf("report keys %v, want %v", got, want)
 	}
 	routines := doc["routines"].([]any)
-	wantRoutine := []string{"description", "errors", "interval_seconds", "last_error", "last_run", "name", "panics", "recent", "running_since", "runs", "state", "successes"}
+	wantRoutine := []string{"description", "errors", "history_size", "interval_seconds", "last_error", "last_error_at", "last_run", "name", "panics", "recent", "running_since", "runs", "state", "successes"}
 	for _, r := range routines {
 		if got := keys(r); !slices.Equal(got, wantRoutine) {
 			t.Errorf("routine keys %v, want %v", got, wantRoutine)
@@ -179,7 +184,12 @@ func TestJSONShape(t *testing.T) {
 	want := status.Routine{
 		Name: "name" + evil, Description: "desc" + evil, State: goroutine.StateBackingOff,
 		IntervalSeconds: 1.5, Runs: 4, Successes: 2, Errors: 1, Panics: 1, LastError: "last" + evil,
+		HistorySize: 4,
 	}
+	if got.LastErrorAt == nil || !got.LastErrorAt.Equal(t0.Add(2*time.Second)) || got.LastErrorAt.Location() != time.UTC {
+		t.Errorf("last_error_at %v, want %v in UTC", got.LastErrorAt, t0.Add(2*time.Second))
+	}
+	got.LastErrorAt = nil
 	if got.LastRun == nil || got.LastRun.Invocation != 4 || got.LastRun.DurationSeconds != 0.01 {
 		t.Errorf("last run %+v, want invocation 4 taking 0.01s", got.LastRun)
 	}
