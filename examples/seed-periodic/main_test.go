@@ -1,17 +1,15 @@
 package main
 
 import (
-	"os"
-	"os/exec"
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/routinely/routinely/internal/testenv"
 )
 
-const runMainEnv = "ROUTINELY_RUN_MAIN"
-
 func TestMain(m *testing.M) {
-	if os.Getenv(runMainEnv) != "" {
+	if testenv.IsChild() {
 		main()
 		return
 	}
@@ -23,9 +21,7 @@ func TestMain(m *testing.M) {
 // later), and the program exits cleanly after the monitor stops it.
 func TestSeedWalkthrough(t *testing.T) {
 	t.Parallel()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), runMainEnv+"=1")
-	out, err := cmd.Output()
+	out, err := testenv.RunChild(t)
 	if err != nil {
 		t.Fatalf("walkthrough failed: %v\n%s", err, out)
 	}

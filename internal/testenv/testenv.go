@@ -27,3 +27,20 @@ func LookPath(t testing.TB, name, installHint string) string {
 	t.Skipf("skipping: %s not found on PATH (%s); under CI=true this fails", name, installHint)
 	return ""
 }
+
+// childEnv marks a process started by RunChild.
+const childEnv = "ROUTINELY_TEST_CHILD"
+
+// IsChild reports whether this test binary was started by RunChild. A
+// TestMain calls the program's main (or other child code) instead of the
+// tests when it is.
+func IsChild() bool { return os.Getenv(childEnv) != "" }
+
+// RunChild runs this test binary again as a child (see IsChild) with no
+// test selected and returns its standard output.
+func RunChild(t testing.TB) ([]byte, error) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"=1")
+	return cmd.Output()
+}
