@@ -38,11 +38,12 @@ type PeriodicGoroutine struct {
 	ctx    context.Context // cancelled by Stop or by the constructor's ctx
 	cancel context.CancelFunc
 
-	metrics     *routineMetrics
-	op          *observation.Operation
-	invocations atomic.Uint64
-	intervalNow atomic.Int64 // the interval in force, as a time.Duration
-	history     *history
+	metrics      *routineMetrics
+	op           *observation.Operation
+	invocations  atomic.Uint64
+	intervalNow  atomic.Int64 // the interval in force, as a time.Duration
+	intervalAttr atomic.Pointer[attribute.KeyValue]
+	history      *history
 
 	mu            sync.Mutex
 	started       bool
@@ -126,6 +127,7 @@ func NewPeriodic(ctx context.Context, interval time.Duration, handler Handler, o
 		done:        make(chan struct{}),
 	}
 	r.intervalNow.Store(int64(interval))
+	r.intervalAttr.Store(intervalAttribute(interval))
 	r.ctx, r.cancel = context.WithCancel(ctx)
 	r.op = cfg.observation.Operation(observation.Op{
 		Name:        "routine." + name,
@@ -175,14 +177,12 @@ func (r *PeriodicGoroutine) Start() {
 
 	r.metrics.up.Set(1)
 	r.history.setStarted()
+	// Loop 0 runs on Start's own goroutine: a routine costs one goroutine.
 	var wg sync.WaitGroup
-	for range r.cfg.concurrency {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r.loop()
-		}()
+	for range r.cfg.concurrency - 1 {
+		wg.Go(r.loop)
 	}
+	r.loop()
 	wg.Wait()
 	r.finish()
 }
@@ -221,14 +221,17 @@ func (r *PeriodicGoroutine) finish() {
 // so a slow handler or jitter does not shift later invocations.
 func (r *PeriodicGoroutine) loop() {
 	ctx := r.ctx
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
 	grid := time.Now().Add(r.cfg.initialDelay) // the scheduled start, without jitter
 	fire := grid                               // when the next invocation starts
 	failures := 0
 	for {
-		if !sleepUntil(ctx, fire) {
+		if !sleepUntil(ctx, timer, fire) {
 			return
 		}
-		failed := r.invoke(ctx)
+		failed, now := r.invoke(ctx)
 		if ctx.Err() != nil {
 			return
 		}
@@ -237,7 +240,6 @@ func (r *PeriodicGoroutine) loop() {
 		} else {
 			failures = 0
 		}
-		now := time.Now()
 		if failures > 0 && r.cfg.backoffMax > 0 {
 			grid = now.Add(r.backoff(failures))
 			fire = grid
@@ -253,16 +255,18 @@ func (r *PeriodicGoroutine) loop() {
 	}
 }
 
-// sleepUntil waits until t or until ctx is done, reporting whether t came.
-func sleepUntil(ctx context.Context, t time.Time) bool {
+// sleepUntil waits on timer until t or until ctx is done, reporting
+// whether t came. The timer is reused across ticks; it is stopped on
+// return.
+func sleepUntil(ctx context.Context, timer *time.Timer, t time.Time) bool {
 	d := time.Until(t)
 	if d <= 0 {
 		return ctx.Err() == nil
 	}
-	timer := time.NewTimer(d)
-	defer timer.Stop()
+	timer.Reset(d)
 	select {
 	case <-ctx.Done():
+		timer.Stop()
 		return false
 	case <-timer.C:
 		return ctx.Err() == nil
@@ -277,6 +281,7 @@ func (r *PeriodicGoroutine) currentInterval() time.Duration {
 			interval = d
 		}
 		if int64(interval) != r.intervalNow.Swap(int64(interval)) {
+			r.intervalAttr.Store(intervalAttribute(interval))
 			r.metrics.interval.Set(interval.Seconds())
 			r.history.setInterval(interval)
 		}
@@ -314,7 +319,7 @@ func (r *PeriodicGoroutine) filter(err error) observation.ErrorFilterBehaviour {
 }
 
 // invoke runs the handler once, observed, and reports whether it failed.
-func (r *PeriodicGoroutine) invoke(ctx context.Context) (failed bool) {
+func (r *PeriodicGoroutine) invoke(ctx context.Context) (failed bool, end time.Time) {
 	n := r.invocations.Add(1)
 	if r.cfg.timeout > 0 {
 		var cancel context.CancelFunc
@@ -327,41 +332,40 @@ func (r *PeriodicGoroutine) invoke(ctx context.Context) (failed bool) {
 
 	var err error
 	ctx, tl, finishObservation := r.op.With(ctx, &err, observation.Args{Attrs: []attribute.KeyValue{
-		attribute.String("routine.interval", time.Duration(r.intervalNow.Load()).String()),
+		*r.intervalAttr.Load(),
 		attribute.Int64("routine.invocation", int64(n)),
 	}})
 	err = callRecovering(func() error { return r.handler.Handle(ctx) })
-	elapsed := time.Since(start)
+	end = time.Now()
+	elapsed := end.Sub(start)
 
 	outcome := outcomeSuccess
 	var finishArgs observation.Args
-	var pe *PanicError
 	behaviour := observation.EmitForAll
 	if err != nil {
 		behaviour = r.filter(err)
 	}
-	switch {
-	case err == nil || !behaviour.Has(observation.EmitForMetrics):
-	case errors.As(err, &pe):
-		outcome = outcomePanic
-		finishArgs.Attrs = []attribute.KeyValue{
-			attribute.Bool("routine.panic", true),
-			attribute.String("exception.stacktrace", string(pe.Stack)),
-		}
-	default:
+	if err != nil && behaviour.Has(observation.EmitForMetrics) {
 		outcome = outcomeError
+		if pe := asPanic(err); pe != nil {
+			outcome = outcomePanic
+			finishArgs.Attrs = []attribute.KeyValue{
+				attribute.Bool("routine.panic", true),
+				attribute.String("exception.stacktrace", string(pe.Stack)),
+			}
+		}
 	}
 	finishObservation(1, finishArgs)
 
 	switch outcome {
 	case outcomeSuccess:
 		r.metrics.success.Observe(elapsed.Seconds())
-		r.metrics.lastSuccess.Set(float64(time.Now().UnixNano()) / 1e9)
+		r.metrics.lastSuccess.Set(float64(end.UnixNano()) / 1e9)
 	case outcomeError:
-		r.metrics.failure.Observe(elapsed.Seconds())
+		r.metrics.failure().Observe(elapsed.Seconds())
 		r.metrics.errors.Inc()
 	case outcomePanic:
-		r.metrics.panicked.Observe(elapsed.Seconds())
+		r.metrics.panicked().Observe(elapsed.Seconds())
 		r.metrics.errors.Inc()
 		r.metrics.panics.Inc()
 	}
@@ -372,15 +376,29 @@ func (r *PeriodicGoroutine) invoke(ctx context.Context) (failed bool) {
 	if failed {
 		run.Error = err.Error()
 	}
-	if sc := tl.Span().SpanContext(); sc.HasTraceID() {
-		run.TraceID = sc.TraceID().String()
-	}
-	r.history.end(run, failed && r.cfg.backoffMax > 0)
+	// The trace id is kept raw and formatted only when Status is read.
+	r.history.end(run, tl.Span().SpanContext().TraceID(), failed && r.cfg.backoffMax > 0)
 
 	if err != nil && behaviour != observation.EmitForNone {
 		if eh, ok := r.handler.(ErrorHandler); ok {
 			_ = callRecovering(func() error { eh.HandleError(err); return nil })
 		}
 	}
-	return failed
+	return failed, end
+}
+
+// asPanic returns the *PanicError in err's chain, or nil. It is a function
+// of its own so that the target of errors.As escapes only on failures.
+func asPanic(err error) *PanicError {
+	var pe *PanicError
+	if errors.As(err, &pe) {
+		return pe
+	}
+	return nil
+}
+
+// intervalAttribute is the routine.interval span attribute for d.
+func intervalAttribute(d time.Duration) *attribute.KeyValue {
+	kv := attribute.String("routine.interval", d.String())
+	return &kv
 }

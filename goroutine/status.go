@@ -3,6 +3,8 @@ package goroutine
 import (
 	"sync"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // State is what a routine is doing at one moment.
@@ -67,7 +69,7 @@ type Status struct {
 // history is a routine's bounded ring of recent runs and its counters.
 type history struct {
 	mu        sync.Mutex
-	runs      []Run // ring buffer, capacity fixed at construction
+	runs      []record // ring buffer, capacity fixed at construction
 	next      int
 	full      bool
 	running   int
@@ -81,12 +83,50 @@ type history struct {
 	panics    uint64
 	lastError string
 	errorAt   time.Time
-	last      Run
+	last      record
 	ran       bool
 }
 
+// record is a Run as the history stores it: about half a Run's size, so
+// that an idle routine's ring stays small. Status expands it.
+type record struct {
+	invocation uint64
+	started    int64 // unix nanoseconds
+	duration   time.Duration
+	err        string
+	traceID    trace.TraceID
+	outcome    uint8 // index into outcomes
+}
+
+var outcomes = [...]string{outcomeSuccess, outcomeError, outcomePanic}
+
+func recordOf(r Run, traceID trace.TraceID) record {
+	rec := record{invocation: r.Invocation, started: r.Started.UnixNano(), duration: r.Duration, err: r.Error, traceID: traceID}
+	for i, o := range outcomes {
+		if o == r.Outcome {
+			rec.outcome = uint8(i)
+		}
+	}
+	return rec
+}
+
+// run expands a record into a Run, formatting its trace id.
+func (rec record) run() Run {
+	r := Run{
+		Invocation: rec.invocation,
+		Started:    time.Unix(0, rec.started),
+		Duration:   rec.duration,
+		Outcome:    outcomes[rec.outcome],
+		Error:      rec.err,
+	}
+	if rec.traceID.IsValid() {
+		r.TraceID = rec.traceID.String()
+	}
+	return r
+}
+
 func newHistory(size int, interval time.Duration) *history {
-	return &history{runs: make([]Run, size), interval: interval}
+	return &history{runs: make([]record, size), interval: interval}
 }
 
 func (h *history) begin(start time.Time) {
@@ -96,7 +136,7 @@ func (h *history) begin(start time.Time) {
 	h.mu.Unlock()
 }
 
-func (h *history) end(r Run, backingOff bool) {
+func (h *history) end(r Run, traceID trace.TraceID, backingOff bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.running--
@@ -111,11 +151,12 @@ func (h *history) end(r Run, backingOff bool) {
 		h.panics++
 		h.lastError, h.errorAt = r.Error, r.Started
 	}
-	h.last, h.ran = r, true
+	rec := recordOf(r, traceID)
+	h.last, h.ran = rec, true
 	if len(h.runs) == 0 {
 		return
 	}
-	h.runs[h.next] = r
+	h.runs[h.next] = rec
 	h.next = (h.next + 1) % len(h.runs)
 	if h.next == 0 {
 		h.full = true
@@ -149,7 +190,7 @@ func (h *history) snapshot(name, description string) Status {
 		LastError: h.lastError, LastErrorAt: h.errorAt, HistorySize: len(h.runs),
 	}
 	if h.ran {
-		last := h.last
+		last := h.last.run()
 		s.LastRun = &last
 	}
 	switch {
@@ -165,10 +206,14 @@ func (h *history) snapshot(name, description string) Status {
 	default:
 		s.State = StateIdle
 	}
+	first, n := 0, h.next
 	if h.full {
-		s.Recent = append(append(make([]Run, 0, len(h.runs)), h.runs[h.next:]...), h.runs[:h.next]...)
-	} else {
-		s.Recent = append([]Run(nil), h.runs[:h.next]...)
+		first, n = h.next, len(h.runs)
+	}
+	s.Recent = make([]Run, 0, n)
+	for i := range n {
+		j := (first + i) % len(h.runs)
+		s.Recent = append(s.Recent, h.runs[j].run())
 	}
 	return s
 }

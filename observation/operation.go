@@ -102,7 +102,9 @@ func (o *Operation) Name() string { return o.op.Name }
 
 // Args are the per-occurrence additions to an observation.
 type Args struct {
-	// Attrs are set on the span and added to the log line.
+	// Attrs are set on the span and added to the log line. Passed to With,
+	// they are set once the span has started, so a sampler sees only
+	// Op.Attrs.
 	Attrs []attribute.KeyValue
 	// MetricLabelValues follow Op.MetricLabelValues when observing metrics.
 	MetricLabelValues []string
@@ -130,11 +132,13 @@ type FinishFunc func(count float64, args Args)
 // Op.ErrorFilter can keep an error out of any of these separately.
 func (o *Operation) With(ctx context.Context, err *error, args Args) (context.Context, TraceLogger, FinishFunc) {
 	start := time.Now()
-	opts := o.startOpts
-	if len(args.Attrs) > 0 {
-		opts = append(opts[:len(opts):len(opts)], trace.WithAttributes(args.Attrs...))
+	// Per-occurrence attributes are set after the start, and only on a
+	// recording span: passing them as start options costs three
+	// allocations per observation. Samplers see Op.Attrs only.
+	ctx, span := o.ctx.Tracer().Start(ctx, o.op.Name, o.startOpts...)
+	if len(args.Attrs) > 0 && span.IsRecording() {
+		span.SetAttributes(args.Attrs...)
 	}
-	ctx, span := o.ctx.Tracer().Start(ctx, o.op.Name, opts...)
 	tl := &traceLogger{base: o.ctx.Log(), span: span}
 	startArgs := args
 
