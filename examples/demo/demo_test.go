@@ -3,6 +3,7 @@ package main
 import (
 	"io"
 	"net/http"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/routinely/routinely/examples/demo/demotest"
 	"github.com/routinely/routinely/goroutine/status"
+	"github.com/routinely/routinely/internal/testenv"
 )
 
 const shutdownTimeout = 5 * time.Second
@@ -68,6 +70,14 @@ func TestDemoRunsObservablyAndStopsCleanly(t *testing.T) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
+	t.Run("promtool check metrics", func(t *testing.T) {
+		promtool := testenv.LookPath(t, "promtool", "Debian package prometheus")
+		cmd := exec.Command(promtool, "check", "metrics")
+		cmd.Stdin = strings.NewReader(metrics)
+		if out, err := cmd.CombinedOutput(); err != nil || len(out) != 0 {
+			t.Errorf("promtool check metrics on the demo's /metrics: %v\n%s", err, out)
+		}
+	})
 
 	code, header, page := d.Get(t, "/debug/routines")
 	if code != http.StatusOK || header.Get("Content-Type") != "text/html; charset=utf-8" {
