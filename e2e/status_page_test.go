@@ -20,6 +20,7 @@ import (
 
 	"github.com/routinely/routinely/examples/demo/demotest"
 	"github.com/routinely/routinely/goroutine/status"
+	"github.com/routinely/routinely/internal/testenv"
 )
 
 func TestMain(m *testing.M) {
@@ -34,7 +35,7 @@ func chromiumPath(t *testing.T) string {
 		path = "/usr/bin/chromium"
 	}
 	if _, err := os.Stat(path); err != nil {
-		if os.Getenv("CI") == "true" {
+		if testenv.InCI() {
 			t.Fatalf("no Chromium at %s (%v): CI must install it (apt-get install -y chromium)", path, err)
 		}
 		t.Skipf("skipping: no Chromium at %s (%v); install Debian's chromium package or set CHROMIUM", path, err)

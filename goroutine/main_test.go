@@ -1,15 +1,16 @@
 package goroutine
 
 import (
-	"os"
 	"testing"
 
 	"github.com/sourcegraph/log/logtest"
 	"go.uber.org/goleak"
+
+	"github.com/routinely/routinely/internal/testenv"
 )
 
 func TestMain(m *testing.M) {
-	if os.Getenv(signalChildEnv) != "" {
+	if testenv.IsChild() {
 		runSignalChild()
 		return
 	}

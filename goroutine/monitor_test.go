@@ -13,6 +13,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/routinely/routinely/internal/testenv"
 )
 
 // stubRoutine records its lifecycle; its Stop blocks until release is
@@ -180,13 +182,12 @@ func TestGo_RecoversPanics(t *testing.T) {
 	<-done // the process is still alive; goleak checks the goroutine ended
 }
 
-// signalChildEnv makes the test binary act as a service for the signal
-// tests: it runs MonitorBackgroundRoutines with one routine and reports its
-// progress on stdout.
-const signalChildEnv = "ROUTINELY_SIGNAL_CHILD"
-
+// runSignalChild is the test binary acting as a service for the signal
+// tests (testenv.ChildMode "clean" or "block-stop"): it runs
+// MonitorBackgroundRoutines with one routine and reports its progress on
+// stdout.
 func runSignalChild() {
-	block := os.Getenv(signalChildEnv) == "block-stop"
+	block := testenv.ChildMode() == "block-stop"
 	r := &childRoutine{done: make(chan struct{}), block: block}
 	MonitorBackgroundRoutines(context.Background(), r)
 	fmt.Println("monitor returned")
@@ -216,8 +217,7 @@ func (c *childRoutine) Stop() {
 // reader of its stdout lines.
 func startChild(t *testing.T, mode string) (*exec.Cmd, *bufio.Scanner) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), signalChildEnv+"="+mode)
+	cmd := testenv.ChildCommand(mode, "^$")
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 
@@ -16,16 +15,15 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
+	"github.com/routinely/routinely/internal/testenv"
 	"github.com/routinely/routinely/observation"
 )
 
 // The global sourcegraph/log logger is initialised once per process, and
 // the tests of this package that use logtest initialise it. The tests below
 // therefore re-run this test binary as a child process that runs only one
-// of them, selected by childEnv, and inspect the child's stderr, where the
+// of them, selected by testenv.ChildMode, and inspect the child's stderr, where the
 // global logger writes.
-
-const childEnv = "ROUTINELY_OBSERVATION_TEST_CHILD"
 
 // initMarker separates what the child logged before log.Init from what it
 // logged after.
@@ -35,8 +33,8 @@ const initMarker = "---- log.Init ----"
 // the child wrote to stderr before and after log.Init.
 func runChild(t *testing.T, test string, env ...string) (before, after string) {
 	t.Helper()
-	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^"+test+"$", "-test.count=1")
-	cmd.Env = append(os.Environ(), append([]string{childEnv + "=" + test}, env...)...)
+	cmd := testenv.ChildCommand(test, "^"+test+"$")
+	cmd.Env = append(cmd.Env, env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
@@ -52,7 +50,7 @@ func runChild(t *testing.T, test string, env ...string) (before, after string) {
 	return before, after
 }
 
-func isChild(test string) bool { return os.Getenv(childEnv) == test }
+func isChild(test string) bool { return testenv.ChildMode() == test }
 
 // jsonLine is the part of a sourcegraph/log JSON line the tests check.
 type jsonLine struct {

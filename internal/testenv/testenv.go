@@ -28,19 +28,30 @@ func LookPath(t testing.TB, name, installHint string) string {
 	return ""
 }
 
-// childEnv marks a process started by RunChild.
+// childEnv marks a process started by ChildCommand; its value is the mode.
 const childEnv = "ROUTINELY_TEST_CHILD"
 
-// IsChild reports whether this test binary was started by RunChild. A
+// ChildMode returns the mode this test binary was started in by
+// ChildCommand, or "" when it runs as the test process itself.
+func ChildMode() string { return os.Getenv(childEnv) }
+
+// IsChild reports whether this test binary was started by ChildCommand. A
 // TestMain calls the program's main (or other child code) instead of the
 // tests when it is.
-func IsChild() bool { return os.Getenv(childEnv) != "" }
+func IsChild() bool { return ChildMode() != "" }
 
-// RunChild runs this test binary again as a child (see IsChild) with no
-// test selected and returns its standard output.
+// ChildCommand returns a command that runs this test binary again as a
+// child in mode (see ChildMode), running the tests matching the -test.run
+// pattern run ("^$" for none), once.
+func ChildCommand(mode, run string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], "-test.run="+run, "-test.count=1")
+	cmd.Env = append(os.Environ(), childEnv+"="+mode)
+	return cmd
+}
+
+// RunChild runs this test binary again as a child with no test selected
+// and returns its standard output.
 func RunChild(t testing.TB) ([]byte, error) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"=1")
-	return cmd.Output()
+	return ChildCommand("main", "^$").Output()
 }
