@@ -15,11 +15,31 @@ import (
 	"github.com/routinely/routinely/observation"
 )
 
+// outcome is how an invocation ended, as the duration histogram's outcome
+// label and the history record it.
+type outcome uint8
+
 const (
-	outcomeSuccess = metrics.OutcomeSuccess
-	outcomeError   = metrics.OutcomeError
-	outcomePanic   = metrics.OutcomePanic
+	outcomeSuccess outcome = iota
+	outcomeError
+	outcomePanic
 )
+
+var outcomeLabels = [...]string{metrics.OutcomeSuccess, metrics.OutcomeError, metrics.OutcomePanic}
+
+// String returns the outcome label value: success, error or panic.
+func (o outcome) String() string { return outcomeLabels[o] }
+
+// intervalState is the interval in force and its span attribute, replaced
+// together when a dynamic interval changes.
+type intervalState struct {
+	d    time.Duration
+	attr attribute.KeyValue
+}
+
+func newIntervalState(d time.Duration) *intervalState {
+	return &intervalState{d: d, attr: attribute.String("routine.interval", d.String())}
+}
 
 // PeriodicGoroutine is a BackgroundRoutine that calls a Handler on an
 // interval. Every invocation is observed: a span routine.<name>, a sample
@@ -38,12 +58,11 @@ type PeriodicGoroutine struct {
 	ctx    context.Context // cancelled by Stop or by the constructor's ctx
 	cancel context.CancelFunc
 
-	metrics      *routineMetrics
-	op           *observation.Operation
-	invocations  atomic.Uint64
-	intervalNow  atomic.Int64 // the interval in force, as a time.Duration
-	intervalAttr atomic.Pointer[attribute.KeyValue]
-	history      *history
+	metrics     *routineMetrics
+	op          *observation.Operation
+	invocations atomic.Uint64
+	intervalNow atomic.Pointer[intervalState] // the interval in force
+	history     *history
 
 	mu            sync.Mutex
 	started       bool
@@ -123,11 +142,10 @@ func NewPeriodic(ctx context.Context, interval time.Duration, handler Handler, o
 		interval:    interval,
 		cfg:         cfg,
 		metrics:     m,
-		history:     newHistory(cfg.historySize, interval),
+		history:     newHistory(cfg.historySize),
 		done:        make(chan struct{}),
 	}
-	r.intervalNow.Store(int64(interval))
-	r.intervalAttr.Store(intervalAttribute(interval))
+	r.intervalNow.Store(newIntervalState(interval))
 	r.ctx, r.cancel = context.WithCancel(ctx)
 	r.op = cfg.observation.Operation(observation.Op{
 		Name:        "routine." + name,
@@ -157,7 +175,9 @@ func (r *PeriodicGoroutine) Name() string { return r.name }
 func (r *PeriodicGoroutine) Description() string { return r.description }
 
 // Status returns a snapshot of the routine's state and recent runs.
-func (r *PeriodicGoroutine) Status() Status { return r.history.snapshot(r.name, r.description) }
+func (r *PeriodicGoroutine) Status() Status {
+	return r.history.snapshot(r.name, r.description, r.intervalNow.Load().d)
+}
 
 // Start runs the routine's handler loops and blocks until the routine has
 // stopped: Stop was called or the constructor's context is done. When
@@ -280,10 +300,9 @@ func (r *PeriodicGoroutine) currentInterval() time.Duration {
 		if d := r.cfg.intervalFunc(); d > 0 {
 			interval = d
 		}
-		if int64(interval) != r.intervalNow.Swap(int64(interval)) {
-			r.intervalAttr.Store(intervalAttribute(interval))
+		if interval != r.intervalNow.Load().d {
+			r.intervalNow.Store(newIntervalState(interval))
 			r.metrics.interval.Set(interval.Seconds())
-			r.history.setInterval(interval)
 		}
 	}
 	return interval
@@ -332,7 +351,7 @@ func (r *PeriodicGoroutine) invoke(ctx context.Context) (failed bool, end time.T
 
 	var err error
 	ctx, tl, finishObservation := r.op.With(ctx, &err, observation.Args{Attrs: []attribute.KeyValue{
-		*r.intervalAttr.Load(),
+		r.intervalNow.Load().attr,
 		attribute.Int64("routine.invocation", int64(n)),
 	}})
 	err = callRecovering(func() error { return r.handler.Handle(ctx) })
@@ -372,12 +391,13 @@ func (r *PeriodicGoroutine) invoke(ctx context.Context) (failed bool, end time.T
 	r.metrics.inFlight.Dec()
 
 	failed = outcome != outcomeSuccess
-	run := Run{Invocation: n, Started: start, Duration: elapsed, Outcome: outcome}
-	if failed {
-		run.Error = err.Error()
-	}
 	// The trace id is kept raw and formatted only when Status is read.
-	r.history.end(run, tl.Span().SpanContext().TraceID(), failed && r.cfg.backoffMax > 0)
+	rec := record{invocation: n, started: start.UnixNano(), duration: elapsed, outcome: outcome,
+		traceID: tl.Span().SpanContext().TraceID()}
+	if failed {
+		rec.err = err.Error()
+	}
+	r.history.end(rec, failed && r.cfg.backoffMax > 0)
 
 	if err != nil && behaviour != observation.EmitForNone {
 		if eh, ok := r.handler.(ErrorHandler); ok {
@@ -395,10 +415,4 @@ func asPanic(err error) *PanicError {
 		return pe
 	}
 	return nil
-}
-
-// intervalAttribute is the routine.interval span attribute for d.
-func intervalAttribute(d time.Duration) *attribute.KeyValue {
-	kv := attribute.String("routine.interval", d.String())
-	return &kv
 }

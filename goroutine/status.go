@@ -77,14 +77,12 @@ type history struct {
 	backoff   bool
 	started   bool
 	stopped   bool
-	interval  time.Duration
 	successes uint64
 	errors    uint64
 	panics    uint64
 	lastError string
 	errorAt   time.Time
-	last      record
-	ran       bool
+	last      record // the most recent run; invocation 0 before the first
 }
 
 // record is a Run as the history stores it: about half a Run's size, so
@@ -95,19 +93,7 @@ type record struct {
 	duration   time.Duration
 	err        string
 	traceID    trace.TraceID
-	outcome    uint8 // index into outcomes
-}
-
-var outcomes = [...]string{outcomeSuccess, outcomeError, outcomePanic}
-
-func recordOf(r Run, traceID trace.TraceID) record {
-	rec := record{invocation: r.Invocation, started: r.Started.UnixNano(), duration: r.Duration, err: r.Error, traceID: traceID}
-	for i, o := range outcomes {
-		if o == r.Outcome {
-			rec.outcome = uint8(i)
-		}
-	}
-	return rec
+	outcome    outcome
 }
 
 // run expands a record into a Run, formatting its trace id.
@@ -116,7 +102,7 @@ func (rec record) run() Run {
 		Invocation: rec.invocation,
 		Started:    time.Unix(0, rec.started),
 		Duration:   rec.duration,
-		Outcome:    outcomes[rec.outcome],
+		Outcome:    rec.outcome.String(),
 		Error:      rec.err,
 	}
 	if rec.traceID.IsValid() {
@@ -125,8 +111,8 @@ func (rec record) run() Run {
 	return r
 }
 
-func newHistory(size int, interval time.Duration) *history {
-	return &history{runs: make([]record, size), interval: interval}
+func newHistory(size int) *history {
+	return &history{runs: make([]record, size)}
 }
 
 func (h *history) begin(start time.Time) {
@@ -136,23 +122,22 @@ func (h *history) begin(start time.Time) {
 	h.mu.Unlock()
 }
 
-func (h *history) end(r Run, traceID trace.TraceID, backingOff bool) {
+func (h *history) end(rec record, backingOff bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.running--
 	h.backoff = backingOff
-	switch r.Outcome {
+	switch rec.outcome {
 	case outcomeSuccess:
 		h.successes++
 	case outcomeError:
 		h.errors++
-		h.lastError, h.errorAt = r.Error, r.Started
+		h.lastError, h.errorAt = rec.err, time.Unix(0, rec.started)
 	case outcomePanic:
 		h.panics++
-		h.lastError, h.errorAt = r.Error, r.Started
+		h.lastError, h.errorAt = rec.err, time.Unix(0, rec.started)
 	}
-	rec := recordOf(r, traceID)
-	h.last, h.ran = rec, true
+	h.last = rec
 	if len(h.runs) == 0 {
 		return
 	}
@@ -161,12 +146,6 @@ func (h *history) end(r Run, traceID trace.TraceID, backingOff bool) {
 	if h.next == 0 {
 		h.full = true
 	}
-}
-
-func (h *history) setInterval(d time.Duration) {
-	h.mu.Lock()
-	h.interval = d
-	h.mu.Unlock()
 }
 
 func (h *history) setStarted() {
@@ -181,15 +160,15 @@ func (h *history) setStopped() {
 	h.mu.Unlock()
 }
 
-func (h *history) snapshot(name, description string) Status {
+func (h *history) snapshot(name, description string, interval time.Duration) Status {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	s := Status{
-		Name: name, Description: description, Interval: h.interval,
+		Name: name, Description: description, Interval: interval,
 		Successes: h.successes, Errors: h.errors, Panics: h.panics,
 		LastError: h.lastError, LastErrorAt: h.errorAt, HistorySize: len(h.runs),
 	}
-	if h.ran {
+	if h.last.invocation != 0 {
 		last := h.last.run()
 		s.LastRun = &last
 	}
