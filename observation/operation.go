@@ -173,12 +173,12 @@ func (o *Operation) With(ctx context.Context, err *error, args Args) (context.Co
 			m.Observe(elapsed.Seconds(), count, e != nil && behaviour.Has(EmitForMetrics), labels...)
 		}
 
-		o.log(tl, elapsed, count, e, behaviour, startArgs, args)
+		o.log(span, elapsed, count, e, behaviour, startArgs, args)
 	}
 	return ctx, tl, finish
 }
 
-func (o *Operation) log(tl *traceLogger, elapsed time.Duration, count float64, e error, behaviour ErrorFilterBehaviour, startArgs, args Args) {
+func (o *Operation) log(span trace.Span, elapsed time.Duration, count float64, e error, behaviour ErrorFilterBehaviour, startArgs, args Args) {
 	level := zapcore.DebugLevel
 	if e != nil && behaviour.Has(EmitForLogs) {
 		level = zapcore.ErrorLevel
@@ -187,9 +187,7 @@ func (o *Operation) log(tl *traceLogger, elapsed time.Duration, count float64, e
 	if !levelEnabled(l, level) {
 		return // e.g. the success line at Info level: build nothing
 	}
-	if sc := tl.span.SpanContext(); sc.IsValid() {
-		l = l.WithTrace(log.TraceContext{TraceID: sc.TraceID().String(), SpanID: sc.SpanID().String()})
-	}
+	l = withSpan(l, span)
 
 	fields := make([]log.Field, 0, len(o.logFields)+len(startArgs.Attrs)+len(args.Attrs)+3)
 	fields = append(fields, o.logFields...)

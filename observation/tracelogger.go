@@ -48,12 +48,19 @@ func (t *traceLogger) derivable() log.Logger {
 
 func (t *traceLogger) resolve() {
 	t.once.Do(func() {
-		t.direct = t.base
-		if sc := t.span.SpanContext(); sc.IsValid() {
-			t.direct = t.base.WithTrace(log.TraceContext{TraceID: sc.TraceID().String(), SpanID: sc.SpanID().String()})
-		}
+		t.direct = withSpan(t.base, t.span)
 		t.l = t.direct.AddCallerSkip(1)
 	})
+}
+
+// withSpan returns l with the trace and span ids of span, or l itself
+// when span has no valid context (e.g. the no-op tracer's spans).
+func withSpan(l log.Logger, span trace.Span) log.Logger {
+	sc := span.SpanContext()
+	if !sc.IsValid() {
+		return l
+	}
+	return l.WithTrace(log.TraceContext{TraceID: sc.TraceID().String(), SpanID: sc.SpanID().String()})
 }
 
 func (t *traceLogger) Span() trace.Span { return t.span }
