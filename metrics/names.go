@@ -30,11 +30,18 @@ const (
 	// RoutineUpSuffix names the gauge that is 1 while a routine is started
 	// and 0 after it stopped.
 	RoutineUpSuffix = "up"
+	// RoutineNextRunSuffix names the gauge holding the unix time at which
+	// the routine's next invocation is due (the earliest of its loops).
+	// While an invocation runs it keeps that invocation's due time, so
+	// time() minus it grows while a handler hangs or a loop is dead, and
+	// stays negative while a failing routine backs off: the "stalled"
+	// alert reads it. 0 until the routine starts.
+	RoutineNextRunSuffix = "next_run_timestamp_seconds"
 
 	// RoutineLabel is the label holding the routine's name.
 	RoutineLabel = "routine"
 	// OutcomeLabel is the label of the duration histogram holding one of
-	// OutcomeSuccess, OutcomeError or OutcomePanic.
+	// OutcomeSuccess, OutcomeError, OutcomePanic or OutcomeCanceled.
 	OutcomeLabel = "outcome"
 
 	// OutcomeSuccess marks an invocation that returned nil or a filtered error.
@@ -43,6 +50,11 @@ const (
 	OutcomeError = "error"
 	// OutcomePanic marks an invocation that panicked and was recovered.
 	OutcomePanic = "panic"
+	// OutcomeCanceled marks an invocation cut short because its routine
+	// was stopped (Stop, shutdown): neither a success nor a failure. It is
+	// not counted in the error counters and does not move the
+	// last-success timestamp.
+	OutcomeCanceled = "canceled"
 )
 
 // RoutineMetricNames holds the full names of the routine metrics for one
@@ -55,6 +67,7 @@ type RoutineMetricNames struct {
 	LastSuccess     string // gauge: routine
 	Interval        string // gauge: routine
 	Up              string // gauge: routine
+	NextRun         string // gauge: routine
 }
 
 // RoutineNames returns the full metric names for namespace; an empty
@@ -72,11 +85,12 @@ func RoutineNames(namespace string) RoutineMetricNames {
 		LastSuccess:     n(RoutineLastSuccessSuffix),
 		Interval:        n(RoutineIntervalSuffix),
 		Up:              n(RoutineUpSuffix),
+		NextRun:         n(RoutineNextRunSuffix),
 	}
 }
 
 // All returns every name in a fixed order: duration, errors, panics,
-// in-flight, last success, interval, up.
+// in-flight, last success, interval, up, next run.
 func (n RoutineMetricNames) All() []string {
-	return []string{n.HandlerDuration, n.HandlerErrors, n.HandlerPanics, n.HandlerInFlight, n.LastSuccess, n.Interval, n.Up}
+	return []string{n.HandlerDuration, n.HandlerErrors, n.HandlerPanics, n.HandlerInFlight, n.LastSuccess, n.Interval, n.Up, n.NextRun}
 }

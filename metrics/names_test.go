@@ -17,6 +17,7 @@ func TestRoutineNamesDefaultNamespace(t *testing.T) {
 		LastSuccess:     "routine_last_success_timestamp_seconds",
 		Interval:        "routine_interval_seconds",
 		Up:              "routine_up",
+		NextRun:         "routine_next_run_timestamp_seconds",
 	}
 	if got != want {
 		t.Errorf("RoutineNames(\"\") = %+v, want %+v", got, want)
@@ -36,6 +37,7 @@ func TestRoutineNamesCustomNamespace(t *testing.T) {
 		LastSuccess:     "billing_last_success_timestamp_seconds",
 		Interval:        "billing_interval_seconds",
 		Up:              "billing_up",
+		NextRun:         "billing_next_run_timestamp_seconds",
 	}
 	if got != want {
 		t.Errorf("RoutineNames(\"billing\") = %+v, want %+v", got, want)
@@ -52,6 +54,7 @@ func TestRoutineMetricNamesAllOrder(t *testing.T) {
 		"routine_last_success_timestamp_seconds",
 		"routine_interval_seconds",
 		"routine_up",
+		"routine_next_run_timestamp_seconds",
 	}
 	if got := n.All(); !slices.Equal(got, want) {
 		t.Errorf("All() = %q, want %q", got, want)
