@@ -41,7 +41,7 @@ routine_handler_errors_total{routine="exact"} 2
 # HELP routine_handler_in_flight Handler invocations of a routine running now.
 # TYPE routine_handler_in_flight gauge
 routine_handler_in_flight{routine="exact"} 0
-# HELP routine_handler_panics_total Handler invocations of a routine that panicked; the panic was recovered.
+# HELP routine_handler_panics_total Panics recovered in a routine's handler or its callbacks (a handler's runtime.Goexit counts too).
 # TYPE routine_handler_panics_total counter
 routine_handler_panics_total{routine="exact"} 1
 # HELP routine_interval_seconds Configured interval in seconds between handler invocations of a routine.
@@ -50,13 +50,16 @@ routine_interval_seconds{routine="exact"} 10
 # HELP routine_last_success_timestamp_seconds Unix time in seconds at which the last successful handler invocation of a routine ended.
 # TYPE routine_last_success_timestamp_seconds gauge
 routine_last_success_timestamp_seconds{routine="exact"} %g
+# HELP routine_next_run_timestamp_seconds Unix time in seconds at which a routine's next handler invocation is due; it stays put while that invocation runs.
+# TYPE routine_next_run_timestamp_seconds gauge
+routine_next_run_timestamp_seconds{routine="exact"} %g
 # HELP routine_up 1 while a routine is started, 0 once it has stopped.
 # TYPE routine_up gauge
 routine_up{routine="exact"} 0
-`, lastSuccess)
+`, lastSuccess, float64(origin.Add(40*time.Second).UnixNano())/1e9)
 		if err := testutil.GatherAndCompare(f.reg, strings.NewReader(want),
 			names.HandlerErrors, names.HandlerInFlight, names.HandlerPanics,
-			names.Interval, names.LastSuccess, names.Up); err != nil {
+			names.Interval, names.LastSuccess, names.Up, names.NextRun); err != nil {
 			t.Error(err)
 		}
 

@@ -24,19 +24,35 @@ func (f optionFunc) apply(c *config) error { return f(c) }
 // unless WithHistorySize says otherwise.
 const DefaultHistorySize = 32
 
+// Limits that bound a routine's memory whatever its configuration and
+// whatever its handler returns.
+const (
+	// MaxHistorySize is the largest WithHistorySize accepted.
+	MaxHistorySize = 1000
+	// MaxConcurrency is the largest WithConcurrency accepted.
+	MaxConcurrency = 1000
+	// MaxRunErrorBytes is how much of an error's text the history keeps
+	// per run (Status, the status page). Longer texts are cut at a UTF-8
+	// boundary and end with a note of how many bytes were cut; logs and
+	// spans keep the full text. With MaxHistorySize, it bounds a
+	// routine's history to about 2 MiB.
+	MaxRunErrorBytes = 2048
+)
+
 type config struct {
-	name, description string
-	intervalFunc      func() time.Duration
-	initialDelay      time.Duration
-	jitter            float64
-	timeout           time.Duration
-	concurrency       int
-	backoffInitial    time.Duration
-	backoffMax        time.Duration
-	observation       *observation.Context
-	errorFilter       observation.ErrorFilter
-	historySize       int
-	namespace         string
+	name, description  string
+	intervalFunc       func() time.Duration
+	initialDelay       time.Duration
+	jitter             float64
+	timeout            time.Duration
+	concurrency        int
+	backoffInitial     time.Duration
+	backoffMax         time.Duration
+	observation        *observation.Context
+	errorFilter        observation.ErrorFilter
+	historySize        int
+	namespace          string
+	deleteSeriesOnStop bool
 }
 
 // WithName sets the routine's name: the value of the routine label of its
@@ -64,7 +80,8 @@ func WithDescription(description string) Option {
 
 // WithIntervalFunc makes the interval dynamic: f is called before each wait
 // and its result used as the interval. When f returns zero or a negative
-// duration, the interval given to the constructor is used instead.
+// duration, or panics (recovered, logged and counted like any callback),
+// the interval given to the constructor is used instead.
 func WithIntervalFunc(f func() time.Duration) Option {
 	return optionFunc(func(c *config) error {
 		if f == nil {
@@ -116,11 +133,11 @@ func WithTimeout(d time.Duration) Option {
 }
 
 // WithConcurrency runs n independent handler loops, each on its own
-// schedule. The default is 1.
+// schedule. The default is 1; n must be in [1, MaxConcurrency].
 func WithConcurrency(n int) Option {
 	return optionFunc(func(c *config) error {
-		if n < 1 {
-			return fmt.Errorf("WithConcurrency: %d loops, need at least 1", n)
+		if n < 1 || n > MaxConcurrency {
+			return fmt.Errorf("WithConcurrency: %d loops is outside [1, %d] (MaxConcurrency)", n, MaxConcurrency)
 		}
 		c.concurrency = n
 		return nil
@@ -158,9 +175,13 @@ func WithObservationContext(ctx *observation.Context) Option {
 }
 
 // WithErrorFilter decides where a handler's error is reported (metrics,
-// logs, traces). An error kept out of metrics counts as a success.
-// Independently of the filter, context.Canceled and DeadlineExceeded
-// returned after the routine was stopped are reported nowhere.
+// logs, traces). It is called once per failed invocation, on a goroutine
+// of its own; a filter that panics is recovered, logged and counted, and
+// the error is reported everywhere. An error kept out of metrics counts as
+// a success. The filter is not asked about panics, which are always
+// reported, nor about a run that ended because the routine was stopped
+// (nil, context.Canceled or DeadlineExceeded returned after Stop), which
+// is canceled.
 func WithErrorFilter(f observation.ErrorFilter) Option {
 	return optionFunc(func(c *config) error {
 		if f == nil {
@@ -172,11 +193,12 @@ func WithErrorFilter(f observation.ErrorFilter) Option {
 }
 
 // WithHistorySize sets how many recent runs Status returns (default
-// DefaultHistorySize); 0 keeps none. Memory is bounded by n per routine.
+// DefaultHistorySize); 0 keeps none. n must be in [0, MaxHistorySize]; each
+// run keeps at most MaxRunErrorBytes of its error's text.
 func WithHistorySize(n int) Option {
 	return optionFunc(func(c *config) error {
-		if n < 0 {
-			return fmt.Errorf("WithHistorySize: negative size %d", n)
+		if n < 0 || n > MaxHistorySize {
+			return fmt.Errorf("WithHistorySize: %d runs is outside [0, %d] (MaxHistorySize)", n, MaxHistorySize)
 		}
 		c.historySize = n
 		return nil
@@ -191,6 +213,19 @@ func WithMetricNamespace(namespace string) Option {
 			return fmt.Errorf("WithMetricNamespace: invalid namespace %q: must match %s", namespace, namespaceRE)
 		}
 		c.namespace = namespace
+		return nil
+	})
+}
+
+// WithDeleteMetricsOnStop deletes the routine's series from its registry
+// once it has stopped (when Stop returns). Use it for routines built and
+// stopped at run time, one per tenant or per job, so that the number of
+// series stays bounded by the routines alive, not by every name ever used.
+// Without it, a stopped routine keeps its series (routine_up 0, its
+// counters), as the "routine down" alert expects of long-lived routines.
+func WithDeleteMetricsOnStop() Option {
+	return optionFunc(func(c *config) error {
+		c.deleteSeriesOnStop = true
 		return nil
 	})
 }

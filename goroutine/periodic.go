@@ -11,6 +11,8 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 
+	"github.com/routinely/routinely/internal/errtext"
+	"github.com/routinely/routinely/internal/goid"
 	"github.com/routinely/routinely/metrics"
 	"github.com/routinely/routinely/observation"
 )
@@ -23,11 +25,21 @@ const (
 	outcomeSuccess outcome = iota
 	outcomeError
 	outcomePanic
+	outcomeCanceled
 )
 
-var outcomeLabels = [...]string{metrics.OutcomeSuccess, metrics.OutcomeError, metrics.OutcomePanic}
+var outcomeLabels = [...]string{metrics.OutcomeSuccess, metrics.OutcomeError, metrics.OutcomePanic, metrics.OutcomeCanceled}
 
-// String returns the outcome label value: success, error or panic.
+// outcomeAttrs are the routine.outcome span attributes, built once so that
+// setting one costs no allocation.
+var outcomeAttrs = func() (a [len(outcomeLabels)][]attribute.KeyValue) {
+	for i, l := range outcomeLabels {
+		a[i] = []attribute.KeyValue{attribute.String("routine.outcome", l)}
+	}
+	return a
+}()
+
+// String returns the outcome label value: success, error, panic or canceled.
 func (o outcome) String() string { return outcomeLabels[o] }
 
 // intervalState is the interval in force and its span attribute, replaced
@@ -43,9 +55,9 @@ func newIntervalState(d time.Duration) *intervalState {
 
 // PeriodicGoroutine is a BackgroundRoutine that calls a Handler on an
 // interval. Every invocation is observed: a span routine.<name>, a sample
-// of the duration histogram, error and panic counters, the in-flight and
-// last-success gauges, and one log line (see the package documentation for
-// the metric contract).
+// of the duration histogram, error and panic counters, the in-flight,
+// last-success and next-run gauges, and one log line (see the package
+// documentation for the metric contract).
 //
 // Build one with NewPeriodicGoroutine or NewPeriodic.
 type PeriodicGoroutine struct {
@@ -63,12 +75,15 @@ type PeriodicGoroutine struct {
 	invocations atomic.Uint64
 	intervalNow atomic.Pointer[intervalState] // the interval in force
 	history     *history
+	due         *dueTimes
+	loops       sync.WaitGroup
 
 	mu            sync.Mutex
 	started       bool
 	stopRequested bool
-	finishOnce    sync.Once
-	done          chan struct{} // closed once the routine has stopped
+	finishing     bool
+	own           map[uint64]int // ids of the goroutines running the routine's code
+	done          chan struct{}  // closed once the routine has stopped
 }
 
 var _ BackgroundRoutine = (*PeriodicGoroutine)(nil)
@@ -79,10 +94,10 @@ var _ BackgroundRoutine = (*PeriodicGoroutine)(nil)
 // handler invocation's context.
 //
 // It panics when its arguments are invalid (a non-positive interval, a nil
-// handler, an invalid name, an invalid option value), with the message
-// NewPeriodic would return as an error: this signature, kept from the
-// original API, leaves no other way to report it. Use NewPeriodic to
-// handle such errors.
+// handler, an invalid name, an invalid option value, a name already used
+// by a live routine), with the message NewPeriodic would return as an
+// error: this signature, kept from the original API, leaves no other way
+// to report it. Use NewPeriodic to handle such errors.
 func NewPeriodicGoroutine(ctx context.Context, interval time.Duration, handler Handler, opts ...Option) *PeriodicGoroutine {
 	r, err := NewPeriodic(ctx, interval, handler, opts...)
 	if err != nil {
@@ -94,6 +109,11 @@ func NewPeriodicGoroutine(ctx context.Context, interval time.Duration, handler H
 // NewPeriodic is NewPeriodicGoroutine returning an error instead of
 // panicking. The error names the argument or option that was invalid.
 // Nothing is started, and no metric series is created, when it fails.
+//
+// A routine's name is its identity in its registry: from construction
+// until Stop has returned, no other routine of the same registry and
+// metric namespace may use it (NewPeriodic returns an error naming it), so
+// that the series of one routine never describe another.
 func NewPeriodic(ctx context.Context, interval time.Duration, handler Handler, opts ...Option) (*PeriodicGoroutine, error) {
 	if ctx == nil {
 		return nil, errors.New("goroutine: nil context")
@@ -119,7 +139,10 @@ func NewPeriodic(ctx context.Context, interval time.Duration, handler Handler, o
 		if !ok {
 			return nil, errors.New("goroutine: routine has no name: pass WithName or a handler with a Name method (NewHandlerWithErrorMessage)")
 		}
-		name = named.Name()
+		var err error
+		if name, err = handlerName(named); err != nil {
+			return nil, fmt.Errorf("goroutine: handler name: %w", err)
+		}
 		if err := ValidateName(name); err != nil {
 			return nil, fmt.Errorf("goroutine: handler name: %w", err)
 		}
@@ -143,6 +166,8 @@ func NewPeriodic(ctx context.Context, interval time.Duration, handler Handler, o
 		cfg:         cfg,
 		metrics:     m,
 		history:     newHistory(cfg.historySize),
+		due:         newDueTimes(cfg.concurrency, m.nextRun),
+		own:         make(map[uint64]int),
 		done:        make(chan struct{}),
 	}
 	r.intervalNow.Store(newIntervalState(interval))
@@ -150,10 +175,15 @@ func NewPeriodic(ctx context.Context, interval time.Duration, handler Handler, o
 	r.op = cfg.observation.Operation(observation.Op{
 		Name:        "routine." + name,
 		Description: cfg.description,
-		ErrorFilter: r.filter,
 		Attrs:       []attribute.KeyValue{attribute.String("routine.name", name)},
 	})
 	return r, nil
+}
+
+// handlerName calls the handler's Name method, which is user code.
+func handlerName(n Named) (name string, err error) {
+	err = callRecovering(func() error { name = n.Name(); return nil })
+	return name, err
 }
 
 func isNilHandler(h Handler) bool {
@@ -182,14 +212,18 @@ func (r *PeriodicGoroutine) Status() Status {
 // Start runs the routine's handler loops and blocks until the routine has
 // stopped: Stop was called or the constructor's context is done. When
 // Start returns, no invocation is running and the handler's Finalizer, if
-// any, has been called. Start returns at once when Stop was already
-// called; a second Start waits for the routine to stop without running
-// another set of loops.
+// any, has returned. Start returns at once when Stop was already called;
+// a second Start waits for the routine to stop without running another
+// set of loops, except from the routine's own handler or callbacks, where
+// it returns at once.
 func (r *PeriodicGoroutine) Start() {
 	r.mu.Lock()
 	if r.started || r.stopRequested {
+		inside := r.own[goid.Get()] > 0
 		r.mu.Unlock()
-		<-r.done
+		if !inside {
+			<-r.done
+		}
 		return
 	}
 	r.started = true
@@ -197,82 +231,154 @@ func (r *PeriodicGoroutine) Start() {
 
 	r.metrics.up.Set(1)
 	r.history.setStarted()
-	// Loop 0 runs on Start's own goroutine: a routine costs one goroutine.
-	var wg sync.WaitGroup
-	for range r.cfg.concurrency - 1 {
-		wg.Go(r.loop)
+	first := time.Now().Add(r.cfg.initialDelay)
+	for i := range r.cfg.concurrency {
+		st := &loopState{index: i, grid: first, fire: first}
+		// Each loop has a goroutine of its own, never Start's caller's: a
+		// handler that calls runtime.Goexit ends only that goroutine.
+		r.loops.Go(func() { r.loop(st) })
 	}
-	r.loop()
-	wg.Wait()
+	r.loops.Wait()
 	r.finish()
 }
 
 // Stop cancels the context of any running invocation, stops the routine
-// and returns once Start's loops have exited. It is idempotent, safe to
-// call before Start (Start then returns at once) and from several
-// goroutines at once.
+// and returns once its loops have exited and its Finalizer has returned.
+// It is idempotent, safe to call before Start (Start then returns at once)
+// and from several goroutines at once.
+//
+// Stop may be called from the routine's own handler, ErrorHandler,
+// Finalizer, error filter or interval function, which is how a routine
+// stops itself: it then cancels the invocation's context and returns at
+// once, without waiting for the goroutine it is called from; the routine
+// stops as soon as that callback returns, and no new invocation starts.
 func (r *PeriodicGoroutine) Stop() {
 	r.mu.Lock()
 	r.stopRequested = true
 	started := r.started
+	inside := r.own[goid.Get()] > 0
 	r.mu.Unlock()
 	r.cancel()
+	if inside {
+		return
+	}
 	if !started {
 		r.finish()
 	}
 	<-r.done
 }
 
-// finish marks the routine stopped exactly once.
-func (r *PeriodicGoroutine) finish() {
-	r.finishOnce.Do(func() {
-		r.cancel()
-		r.metrics.up.Set(0)
-		r.history.setStopped()
-		if f, ok := r.handler.(Finalizer); ok {
-			_ = callRecovering(func() error { f.OnShutdown(); return nil })
-		}
-		close(r.done)
-	})
+// enter and leave record that the calling goroutine runs the routine's
+// code, so that Stop called from there does not wait for itself.
+func (r *PeriodicGoroutine) enter() uint64 {
+	id := goid.Get()
+	r.mu.Lock()
+	r.own[id]++
+	r.mu.Unlock()
+	return id
 }
 
-// loop is one handler loop: invoke, wait, repeat until the routine's
-// context is done. The schedule is a grid of start times interval apart,
-// so a slow handler or jitter does not shift later invocations.
-func (r *PeriodicGoroutine) loop() {
+func (r *PeriodicGoroutine) leave(id uint64) {
+	r.mu.Lock()
+	if r.own[id]--; r.own[id] <= 0 {
+		delete(r.own, id)
+	}
+	r.mu.Unlock()
+}
+
+// finish marks the routine stopped exactly once: the first caller runs
+// the finalizer and closes done, later callers return at once.
+func (r *PeriodicGoroutine) finish() {
+	r.mu.Lock()
+	if r.finishing {
+		r.mu.Unlock()
+		return
+	}
+	r.finishing = true
+	r.mu.Unlock()
+
+	r.cancel()
+	r.metrics.up.Set(0)
+	r.history.setStopped()
+	if f, ok := r.handler.(Finalizer); ok {
+		r.callback("OnShutdown", f.OnShutdown)
+	}
+	r.metrics.release(r.cfg.deleteSeriesOnStop)
+	close(r.done)
+}
+
+// loopState is one handler loop's schedule. It outlives the goroutine
+// running the loop, so a loop whose goroutine a handler ended with
+// runtime.Goexit carries on, on a new one, where it was.
+type loopState struct {
+	index      int
+	grid       time.Time // the scheduled start, without jitter
+	fire       time.Time // when the next invocation starts
+	failures   int       // consecutive failed invocations
+	unfinished bool      // an invocation ended with Goexit: schedule after it
+	ended      time.Time // when that invocation ended
+}
+
+// loop runs one handler loop on the calling goroutine until the routine's
+// context is done. When a user callback ends the goroutine with
+// runtime.Goexit, the loop continues on a new goroutine.
+func (r *PeriodicGoroutine) loop(st *loopState) {
+	id := r.enter()
+	returned := false
+	defer func() {
+		r.leave(id)
+		if !returned && r.ctx.Err() == nil {
+			r.loops.Go(func() { r.loop(st) })
+		}
+	}()
+	r.runLoop(st)
+	returned = true
+}
+
+// runLoop invokes, waits and repeats. The schedule is a grid of start
+// times interval apart, so a slow handler or jitter does not shift later
+// invocations.
+func (r *PeriodicGoroutine) runLoop(st *loopState) {
 	ctx := r.ctx
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
-	grid := time.Now().Add(r.cfg.initialDelay) // the scheduled start, without jitter
-	fire := grid                               // when the next invocation starts
-	failures := 0
+	if st.unfinished {
+		st.unfinished = false
+		r.schedule(st, true, st.ended)
+	}
 	for {
-		if !sleepUntil(ctx, timer, fire) {
+		r.due.set(st.index, st.fire)
+		if !sleepUntil(ctx, timer, st.fire) {
 			return
 		}
-		failed, now := r.invoke(ctx)
+		failed, end := r.invoke(ctx, st)
 		if ctx.Err() != nil {
 			return
 		}
-		if failed {
-			failures++
-		} else {
-			failures = 0
-		}
-		if failures > 0 && r.cfg.backoffMax > 0 {
-			grid = now.Add(r.backoff(failures))
-			fire = grid
-			continue
-		}
-		interval := r.currentInterval()
-		grid = grid.Add(interval)
-		if grid.Before(now) {
-			// The invocation overran: keep the grid, skip missed ticks.
-			grid = grid.Add((now.Sub(grid)/interval + 1) * interval)
-		}
-		fire = grid.Add(r.jitter(interval))
+		r.schedule(st, failed, end)
 	}
+}
+
+// schedule sets st.fire after an invocation that ended at end.
+func (r *PeriodicGoroutine) schedule(st *loopState, failed bool, end time.Time) {
+	if failed {
+		st.failures++
+	} else {
+		st.failures = 0
+	}
+	if st.failures > 0 && r.cfg.backoffMax > 0 {
+		st.grid = end.Add(r.backoff(st.failures))
+		st.fire = st.grid
+		return
+	}
+	interval := r.currentInterval()
+	st.grid = st.grid.Add(interval)
+	if st.grid.Before(end) {
+		// The invocation overran: keep the grid, skip missed ticks.
+		st.grid = st.grid.Add((end.Sub(st.grid)/interval + 1) * interval)
+	}
+	st.fire = st.grid.Add(r.jitter(interval))
 }
 
 // sleepUntil waits on timer until t or until ctx is done, reporting
@@ -293,11 +399,14 @@ func sleepUntil(ctx context.Context, timer *time.Timer, t time.Time) bool {
 	}
 }
 
-// currentInterval re-reads a dynamic interval and publishes it.
+// currentInterval re-reads a dynamic interval and publishes it. An
+// interval function that panics (or calls runtime.Goexit) is reported like
+// any callback, and the constructor's interval is used for that tick.
 func (r *PeriodicGoroutine) currentInterval() time.Duration {
 	interval := r.interval
-	if r.cfg.intervalFunc != nil {
-		if d := r.cfg.intervalFunc(); d > 0 {
+	if f := r.cfg.intervalFunc; f != nil {
+		var d time.Duration
+		if r.callback("interval function", func() { d = f() }) && d > 0 {
 			interval = d
 		}
 		if interval != r.intervalNow.Load().d {
@@ -325,94 +434,145 @@ func (r *PeriodicGoroutine) backoff(failures int) time.Duration {
 	return min(d, r.cfg.backoffMax)
 }
 
-// filter applies the user's error filter, and keeps cancellations caused
-// by stopping the routine out of every report.
-func (r *PeriodicGoroutine) filter(err error) observation.ErrorFilterBehaviour {
-	if r.ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
-		return observation.EmitForNone
-	}
-	if r.cfg.errorFilter != nil {
-		return r.cfg.errorFilter(err)
-	}
-	return observation.EmitForAll
+// invocation is one handler call on its way through invoke.
+type invocation struct {
+	n      uint64
+	start  time.Time
+	err    error
+	finish observation.FinishFunc
+	tl     observation.TraceLogger
 }
 
-// invoke runs the handler once, observed, and reports whether it failed.
-func (r *PeriodicGoroutine) invoke(ctx context.Context) (failed bool, end time.Time) {
-	n := r.invocations.Add(1)
+// invoke runs the handler once, observed, and reports whether it failed
+// and when it ended. A handler that calls runtime.Goexit ends the loop's
+// goroutine: its invocation is still recorded (as a panic, ErrGoexit),
+// and loop carries on from st on a new goroutine.
+func (r *PeriodicGoroutine) invoke(ctx context.Context, st *loopState) (failed bool, end time.Time) {
+	inv := invocation{n: r.invocations.Add(1)}
 	if r.cfg.timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, r.cfg.timeout)
 		defer cancel()
 	}
 	r.metrics.inFlight.Inc()
-	start := time.Now()
-	r.history.begin(start)
+	inv.start = time.Now()
+	r.history.begin(inv.start)
 
-	var err error
-	ctx, tl, finishObservation := r.op.With(ctx, &err, observation.Args{Attrs: []attribute.KeyValue{
+	ctx, inv.tl, inv.finish = r.op.With(ctx, &inv.err, observation.Args{Attrs: []attribute.KeyValue{
 		r.intervalNow.Load().attr,
-		attribute.Int64("routine.invocation", int64(n)),
+		attribute.Int64("routine.invocation", int64(inv.n)),
 	}})
-	err = callRecovering(func() error { return r.handler.Handle(ctx) })
-	end = time.Now()
-	elapsed := end.Sub(start)
-
-	outcome := outcomeSuccess
-	var finishArgs observation.Args
-	behaviour := observation.EmitForAll
-	if err != nil {
-		behaviour = r.filter(err)
-	}
-	if err != nil && behaviour.Has(observation.EmitForMetrics) {
-		outcome = outcomeError
-		if pe := asPanic(err); pe != nil {
-			outcome = outcomePanic
-			finishArgs.Attrs = []attribute.KeyValue{
-				attribute.Bool("routine.panic", true),
-				attribute.String("exception.stacktrace", string(pe.Stack)),
-			}
+	returned := false
+	defer func() {
+		if !returned {
+			inv.err = goexitError()
+			_, st.ended = r.complete(&inv)
+			st.unfinished = true
 		}
-	}
-	finishObservation(1, finishArgs)
+	}()
+	inv.err = callRecovering(func() error { return r.handler.Handle(ctx) })
+	returned = true
+	return r.complete(&inv)
+}
 
-	switch outcome {
-	case outcomeSuccess:
-		r.metrics.success.Observe(elapsed.Seconds())
-		r.metrics.lastSuccess.Set(float64(end.UnixNano()) / 1e9)
-	case outcomeError:
-		r.metrics.failure().Observe(elapsed.Seconds())
-		r.metrics.errors.Inc()
+// complete classifies a finished invocation, reports it everywhere (span,
+// log line, metrics, history) and passes a failure to the ErrorHandler.
+func (r *PeriodicGoroutine) complete(inv *invocation) (failed bool, end time.Time) {
+	end = time.Now()
+	elapsed := end.Sub(inv.start)
+	err, text := errtext.Safe(inv.err)
+	inv.err = err
+
+	o, behaviour := r.classify(err)
+	args := observation.Args{Attrs: outcomeAttrs[o], Classified: true, ErrorBehaviour: behaviour}
+	switch o {
 	case outcomePanic:
-		r.metrics.panicked().Observe(elapsed.Seconds())
-		r.metrics.errors.Inc()
-		r.metrics.panics.Inc()
+		pe := asPanic(err)
+		args.Attrs = []attribute.KeyValue{
+			outcomeAttrs[o][0],
+			attribute.Bool("routine.panic", true),
+			attribute.String("exception.stacktrace", string(pe.Stack)),
+		}
+	case outcomeCanceled:
+		inv.tl.AddEvent("routine.canceled", attribute.String("reason", "routine stopped"))
 	}
-	r.metrics.inFlight.Dec()
+	inv.finish(1, args)
+	r.metrics.observe(o, elapsed, end)
 
-	failed = outcome != outcomeSuccess
-	// The trace id is kept raw and formatted only when Status is read.
-	rec := record{invocation: n, started: start.UnixNano(), duration: elapsed, outcome: outcome,
-		traceID: tl.Span().SpanContext().TraceID()}
-	if failed {
-		rec.err = err.Error()
+	rec := record{invocation: inv.n, started: inv.start.UnixNano(), duration: elapsed, outcome: o,
+		traceID: inv.tl.Span().SpanContext().TraceID()}
+	if o == outcomeError || o == outcomePanic {
+		rec.err = errtext.Truncate(text, MaxRunErrorBytes)
 	}
+	failed = o == outcomeError || o == outcomePanic
 	r.history.end(rec, failed && r.cfg.backoffMax > 0)
 
 	if err != nil && behaviour != observation.EmitForNone {
 		if eh, ok := r.handler.(ErrorHandler); ok {
-			_ = callRecovering(func() error { eh.HandleError(err); return nil })
+			r.callback("HandleError", func() { eh.HandleError(err) })
 		}
 	}
 	return failed, end
 }
 
+// classify decides an invocation's outcome and where its error is
+// reported, calling the user's error filter at most once:
+//
+//   - a panic (or runtime.Goexit) is a panic, reported everywhere;
+//   - nil, or a context error, once the routine was stopped is canceled:
+//     reported nowhere as a failure;
+//   - another error is whatever the error filter says: an error kept out
+//     of metrics is a success;
+//   - nil is a success.
+func (r *PeriodicGoroutine) classify(err error) (outcome, observation.ErrorFilterBehaviour) {
+	if err == nil {
+		if r.ctx.Err() != nil {
+			return outcomeCanceled, observation.EmitForNone
+		}
+		return outcomeSuccess, observation.EmitForAll
+	}
+	if asPanic(err) != nil {
+		return outcomePanic, observation.EmitForAll
+	}
+	if r.ctx.Err() != nil && isContextError(err) {
+		return outcomeCanceled, observation.EmitForNone
+	}
+	behaviour := observation.EmitForAll
+	if f := r.cfg.errorFilter; f != nil {
+		var b observation.ErrorFilterBehaviour
+		if r.callback("error filter", func() { b = f(err) }) {
+			behaviour = b
+		}
+	}
+	if !behaviour.Has(observation.EmitForMetrics) {
+		return outcomeSuccess, behaviour
+	}
+	return outcomeError, behaviour
+}
+
+// isContextError reports whether err is a context cancellation or
+// deadline. errors.Is calls the error's own Is methods: user code.
+func isContextError(err error) (is bool) {
+	_ = callRecovering(func() error {
+		is = errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+		return nil
+	})
+	return is
+}
+
 // asPanic returns the *PanicError in err's chain, or nil. It is a function
 // of its own so that the target of errors.As escapes only on failures.
-func asPanic(err error) *PanicError {
-	var pe *PanicError
-	if errors.As(err, &pe) {
-		return pe
+// errors.As calls the error's own As methods, user code, so a panic there
+// counts as no *PanicError.
+func asPanic(err error) (pe *PanicError) {
+	if p, ok := err.(*PanicError); ok {
+		return p
 	}
-	return nil
+	_ = callRecovering(func() error {
+		if !errors.As(err, &pe) {
+			pe = nil
+		}
+		return nil
+	})
+	return pe
 }

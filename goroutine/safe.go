@@ -1,6 +1,7 @@
 package goroutine
 
 import (
+	"errors"
 	"fmt"
 	"runtime/debug"
 
@@ -8,6 +9,17 @@ import (
 
 	"github.com/routinely/routinely/observation"
 )
+
+// ErrGoexit is the Value of the *PanicError an invocation ends with when
+// its handler called runtime.Goexit (as t.FailNow and t.Fatal do, from a
+// test's helper goroutine). The invocation counts as a panic; the routine
+// keeps running.
+var ErrGoexit = errors.New("handler called runtime.Goexit")
+
+// goexitError is the *PanicError of an invocation that ended in Goexit.
+func goexitError() *PanicError {
+	return &PanicError{Value: ErrGoexit, Stack: debug.Stack()}
+}
 
 // PanicError is the error a handler invocation ends with when the handler
 // panicked. The panic is recovered; the routine keeps running.
@@ -55,4 +67,40 @@ func callRecovering(f func() error) (err error) {
 		}
 	}()
 	return f()
+}
+
+// callback calls f, user code other than the handler (an error filter, an
+// interval function, HandleError, OnShutdown), on a goroutine of its own
+// and waits for it. A panic in f, or a call to runtime.Goexit, is
+// recovered, logged with its stack and counted in the panics counter,
+// and callback returns false; it returns true when f returned. Stop
+// called from f returns without waiting for f.
+func (r *PeriodicGoroutine) callback(name string, f func()) (ok bool) {
+	failure := make(chan *PanicError, 1)
+	go func() {
+		id := r.enter()
+		returned := false
+		defer func() {
+			r.leave(id)
+			switch v := recover(); {
+			case v != nil:
+				failure <- &PanicError{Value: v, Stack: debug.Stack()}
+			case !returned:
+				failure <- &PanicError{Value: fmt.Errorf("%s called runtime.Goexit", name), Stack: debug.Stack()}
+			default:
+				failure <- nil
+			}
+		}()
+		f()
+		returned = true
+	}()
+	pe := <-failure
+	if pe == nil {
+		return true
+	}
+	r.metrics.panics.Inc()
+	r.cfg.observation.Log().Error("routine "+name+" panicked",
+		log.String("routine", r.name), log.String("callback", name),
+		log.String("panic", fmt.Sprint(pe.Value)), log.String("stack", string(pe.Stack)))
+	return false
 }

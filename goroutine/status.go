@@ -31,9 +31,11 @@ type Run struct {
 	Started time.Time
 	// Duration is how long it took.
 	Duration time.Duration
-	// Outcome is metrics.OutcomeSuccess, OutcomeError or OutcomePanic.
+	// Outcome is metrics.OutcomeSuccess, OutcomeError, OutcomePanic or
+	// OutcomeCanceled (the routine was stopped during the run).
 	Outcome string
-	// Error is the error's text for a failed invocation, else "".
+	// Error is the error's text for a failed invocation, else "". At most
+	// MaxRunErrorBytes of it are kept, with a note when it was cut.
 	Error string
 	// TraceID is the invocation's trace id, or "" when it was not traced.
 	TraceID string
@@ -46,15 +48,18 @@ type Status struct {
 	State       State
 	// Interval is the interval in force now.
 	Interval time.Duration
-	// Successes, Errors and Panics count finished invocations by outcome.
-	Successes, Errors, Panics uint64
+	// Successes, Errors, Panics and Canceled count finished invocations
+	// by outcome. Errors does not include Panics (the errors counter
+	// metric does).
+	Successes, Errors, Panics, Canceled uint64
 	// RunningSince is when the invocation running now started (the most
 	// recent one when several loops run), or the zero time when none runs.
 	RunningSince time.Time
 	// LastRun is the most recent finished run, or nil before the first one
 	// ends. It is kept even when the history holds no runs.
 	LastRun *Run
-	// LastError is the text of the most recent failure, or "".
+	// LastError is the text of the most recent failure, or "", cut like
+	// Run.Error.
 	LastError string
 	// LastErrorAt is when the most recent failure started, or the zero
 	// time when there was none.
@@ -80,6 +85,7 @@ type history struct {
 	successes uint64
 	errors    uint64
 	panics    uint64
+	canceled  uint64
 	lastError string
 	errorAt   time.Time
 	last      record // the most recent run; invocation 0 before the first
@@ -136,6 +142,8 @@ func (h *history) end(rec record, backingOff bool) {
 	case outcomePanic:
 		h.panics++
 		h.lastError, h.errorAt = rec.err, time.Unix(0, rec.started)
+	case outcomeCanceled:
+		h.canceled++
 	}
 	h.last = rec
 	if len(h.runs) == 0 {
@@ -165,7 +173,7 @@ func (h *history) snapshot(name, description string, interval time.Duration) Sta
 	defer h.mu.Unlock()
 	s := Status{
 		Name: name, Description: description, Interval: interval,
-		Successes: h.successes, Errors: h.errors, Panics: h.panics,
+		Successes: h.successes, Errors: h.errors, Panics: h.panics, Canceled: h.canceled,
 		LastError: h.lastError, LastErrorAt: h.errorAt, HistorySize: len(h.runs),
 	}
 	if h.last.invocation != 0 {

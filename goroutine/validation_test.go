@@ -2,6 +2,7 @@ package goroutine
 
 import (
 	"context"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -42,7 +43,10 @@ func TestNewPeriodic_RejectsBadInputNamingTheField(t *testing.T) {
 		{"nil interval func", time.Second, ok, []Option{WithName("x"), WithIntervalFunc(nil)}, "WithIntervalFunc: nil function"},
 		{"nil observation context", time.Second, ok, []Option{WithName("x"), WithObservationContext(nil)}, "WithObservationContext: nil"},
 		{"nil error filter", time.Second, ok, []Option{WithName("x"), WithErrorFilter(nil)}, "WithErrorFilter: nil"},
-		{"negative history", time.Second, ok, []Option{WithName("x"), WithHistorySize(-1)}, "WithHistorySize: negative size -1"},
+		{"negative history", time.Second, ok, []Option{WithName("x"), WithHistorySize(-1)}, "WithHistorySize: -1 runs is outside [0, 1000] (MaxHistorySize)"},
+		{"huge history", time.Second, ok, []Option{WithName("x"), WithHistorySize(math.MaxInt)}, "WithHistorySize: 9223372036854775807 runs is outside [0, 1000]"},
+		{"history of 2^40", time.Second, ok, []Option{WithName("x"), WithHistorySize(1 << 40)}, "outside [0, 1000] (MaxHistorySize)"},
+		{"concurrency of a million", time.Second, ok, []Option{WithName("x"), WithConcurrency(1e6)}, "WithConcurrency: 1000000 loops is outside [1, 1000] (MaxConcurrency)"},
 		{"bad namespace", time.Second, ok, []Option{WithName("x"), WithMetricNamespace("1x")}, `WithMetricNamespace: invalid namespace "1x"`},
 		{"nil option", time.Second, ok, []Option{WithName("x"), nil}, "option 2 is nil"},
 	} {
@@ -99,12 +103,40 @@ func TestNewPeriodic_NameComesFromTheHandlerUnlessGiven(t *testing.T) {
 	}
 }
 
-func TestNewPeriodic_SameNameTwiceSharesSeries(t *testing.T) {
+// TestNewPeriodic_LiveDuplicateNameIsRefused: two live routines with one
+// name would share routine_up and routine_interval_seconds (stopping one
+// would report the other down), so the second is refused until the first
+// has stopped.
+func TestNewPeriodic_LiveDuplicateNameIsRefused(t *testing.T) {
 	f := newFixture(t)
-	for range 2 {
-		if _, err := NewPeriodic(t.Context(), time.Second, &recorder{}, WithName("dup"), WithObservationContext(f.obs)); err != nil {
-			t.Fatalf("second routine with the same name: %v", err)
-		}
+	first, err := NewPeriodic(t.Context(), time.Second, &recorder{}, WithName("dup"), WithObservationContext(f.obs))
+	if err != nil {
+		t.Fatal(err)
 	}
+	_, err = NewPeriodic(t.Context(), 2*time.Second, &recorder{}, WithName("dup"), WithObservationContext(f.obs))
+	if err == nil || !strings.Contains(err.Error(), `a routine named "dup" is already live`) {
+		t.Fatalf("second live routine named dup: err = %v, want one naming the live duplicate", err)
+	}
+	if got := f.value(names.Interval, "dup"); got != 1 {
+		t.Errorf("the refused routine changed %s to %v, want the first's 1", names.Interval, got)
+	}
+	// Another namespace, or another registry, is another identity.
+	for _, opt := range []Option{WithMetricNamespace("other"), WithObservationContext(newFixture(t).obs)} {
+		other, err := NewPeriodic(t.Context(), time.Second, &recorder{}, WithName("dup"), WithObservationContext(f.obs), opt)
+		if err != nil {
+			t.Fatalf("same name in another namespace or registry: %v", err)
+		}
+		other.Stop()
+	}
+
+	first.Stop()
+	second, err := NewPeriodic(t.Context(), 2*time.Second, &recorder{}, WithName("dup"), WithObservationContext(f.obs))
+	if err != nil {
+		t.Fatalf("the name is free once the first routine stopped, got %v", err)
+	}
+	if got := f.value(names.Interval, "dup"); got != 2 {
+		t.Errorf("%s = %v, want the new routine's 2", names.Interval, got)
+	}
+	second.Stop()
 	f.lint()
 }

@@ -3,6 +3,8 @@ package observation
 import (
 	"context"
 	"errors"
+	"fmt"
+	"runtime/debug"
 	"sync/atomic"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/routinely/routinely/internal/errtext"
 	"github.com/routinely/routinely/metrics"
 )
 
@@ -108,6 +111,14 @@ type Args struct {
 	Attrs []attribute.KeyValue
 	// MetricLabelValues follow Op.MetricLabelValues when observing metrics.
 	MetricLabelValues []string
+	// Classified, set on the Args passed to the finish function, says the
+	// caller has already decided where the error is reported: ErrorBehaviour
+	// is used and Op.ErrorFilter is not called. A caller that needs the
+	// classification itself (to pick a metric outcome, say) uses it so that
+	// the user's filter runs once per error.
+	Classified bool
+	// ErrorBehaviour is where the error is reported when Classified is set.
+	ErrorBehaviour ErrorFilterBehaviour
 }
 
 // FinishFunc ends an observation; count is the number of items the
@@ -121,7 +132,10 @@ type FinishFunc func(count float64, args Args)
 // the function that ends the observation.
 //
 // The finish function reads *err when it is called (err may be nil for an
-// operation that cannot fail), then:
+// operation that cannot fail). An error whose Error method panics (a
+// typed-nil pointer, say) is reported as an error naming its type
+// instead of crashing, and a panicking Op.ErrorFilter
+// reports the error everywhere. Then it:
 //
 //   - ends the span, recording the error and status Error on failure;
 //   - observes the duration, the count and the error in Op.Metrics;
@@ -146,11 +160,15 @@ func (o *Operation) With(ctx context.Context, err *error, args Args) (context.Co
 		elapsed := time.Since(start)
 		var e error
 		if err != nil {
-			e = *err
+			e, _ = errtext.Safe(*err)
 		}
 		behaviour := EmitForAll
-		if e != nil && o.op.ErrorFilter != nil {
-			behaviour = o.op.ErrorFilter(e)
+		switch {
+		case e == nil:
+		case args.Classified:
+			behaviour = args.ErrorBehaviour
+		case o.op.ErrorFilter != nil:
+			behaviour = o.classify(e)
 		}
 
 		if len(args.Attrs) > 0 {
@@ -176,6 +194,19 @@ func (o *Operation) With(ctx context.Context, err *error, args Args) (context.Co
 		o.log(span, elapsed, count, e, behaviour, startArgs, args)
 	}
 	return ctx, tl, finish
+}
+
+// classify calls Op.ErrorFilter; a filter that panics reports the error
+// everywhere, and its panic is logged.
+func (o *Operation) classify(err error) (b ErrorFilterBehaviour) {
+	defer func() {
+		if v := recover(); v != nil {
+			b = EmitForAll
+			o.ctx.Log().Error(o.op.Name+": error filter panicked; reporting the error everywhere",
+				log.String("panic", fmt.Sprint(v)), log.String("stack", string(debug.Stack())))
+		}
+	}()
+	return o.op.ErrorFilter(err)
 }
 
 func (o *Operation) log(span trace.Span, elapsed time.Duration, count float64, e error, behaviour ErrorFilterBehaviour, startArgs, args Args) {
