@@ -55,7 +55,7 @@
 //	      "description": "Pulls accounts from the upstream API",
 //	      "state": "idle",
 //	      "interval_seconds": 1,
-//	      "runs": 3, "successes": 2, "errors": 1, "panics": 0,
+//	      "runs": 3, "successes": 2, "errors": 1, "panics": 0, "canceled": 0,
 //	      "running_since": null,
 //	      "last_error": "upstream returned \u003c503\u003e",
 //	      "last_error_at": "2025-01-02T15:04:04.101Z",

@@ -147,6 +147,8 @@ func outcomeClass(outcome string) string {
 		return "err"
 	case "panic":
 		return "panic"
+	case "canceled":
+		return "canceled"
 	}
 	return "other"
 }
@@ -228,6 +230,7 @@ code, .trace { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monos
 svg .ok, .outcome-ok { fill: var(--ok); color: var(--ok); }
 svg .err, .outcome-err { fill: var(--err); color: var(--err); }
 svg .panic, .outcome-panic { fill: var(--panic); color: var(--panic); }
+svg .canceled, .outcome-canceled { fill: var(--muted); color: var(--muted); }
 svg .other { fill: var(--muted); }
 svg { display: block; }
 .legend { color: var(--muted); font-size: 12px; margin-top: 4px; }
@@ -254,7 +257,7 @@ generated <time datetime="{{.Generated}}">{{.Generated}}</time> ·
 <td><span class="state state-{{.StateClass}}">{{.State}}</span>{{with .RunningFor}}<div class="small running-for">for {{.}}</div>{{end}}</td>
 <td class="num interval">{{.Interval}}</td>
 <td class="last-run">{{if .LastRun}}<time datetime="{{.LastStartISO}}">{{.LastStart}}</time> <span class="small">{{.LastAgo}}</span><br>took {{.LastDur}} · <span class="outcome-{{outcomeClass .LastRun.Outcome}}">{{.LastRun.Outcome}}</span>{{else}}<span class="none">no run yet</span>{{end}}</td>
-<td class="num runs" data-runs="{{.Runs}}"><strong>{{.Runs}}</strong><br><span class="small"><span class="outcome-ok">{{.Successes}} ok</span> · <span class="outcome-err">{{plural .Errors "error"}}</span> · <span class="outcome-panic">{{plural .Panics "panic"}}</span></span></td>
+<td class="num runs" data-runs="{{.Runs}}"><strong>{{.Runs}}</strong><br><span class="small"><span class="outcome-ok">{{.Successes}} ok</span> · <span class="outcome-err">{{plural .Errors "error"}}</span> · <span class="outcome-panic">{{plural .Panics "panic"}}</span>{{if .Canceled}} · <span class="outcome-canceled">{{.Canceled}} canceled</span>{{end}}</span></td>
 <td class="last-error">{{if .LastError}}<code>{{.LastError}}</code>{{with .LastErrorAgo}} <span class="small">{{.}}</span>{{end}}{{else}}<span class="none">none</span>{{end}}</td>
 <td class="chart">{{if .Chart.Bars}}<svg role="img" aria-label="durations of the last {{len .Chart.Bars}} runs" width="{{.Chart.Width}}" height="{{.Chart.Height}}" viewBox="0 0 {{.Chart.ViewWidth}} {{.Chart.Height}}" preserveAspectRatio="none">
 {{- range .Chart.Bars}}<rect class="{{.Class}}" x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="{{.H}}"><title>{{.Title}}</title></rect>{{end -}}

@@ -61,13 +61,17 @@ type Routine struct {
 	State       goroutine.State `json:"state"`
 	// IntervalSeconds is the interval in force now.
 	IntervalSeconds float64 `json:"interval_seconds"`
-	// Runs counts finished invocations: Successes + Errors + Panics.
+	// Runs counts finished invocations: Successes + Errors + Panics +
+	// Canceled.
 	Runs      uint64 `json:"runs"`
 	Successes uint64 `json:"successes"`
 	// Errors counts invocations that returned an error; panics are
 	// counted in Panics only.
 	Errors uint64 `json:"errors"`
 	Panics uint64 `json:"panics"`
+	// Canceled counts invocations cut short because the routine was
+	// stopped: neither successes nor failures.
+	Canceled uint64 `json:"canceled"`
 	// RunningSince is when the invocation running now started (the most
 	// recent one when several run), in UTC, or nil when none runs.
 	RunningSince *time.Time `json:"running_since"`
@@ -93,9 +97,11 @@ type Run struct {
 	// Started is when the invocation began, in UTC.
 	Started         time.Time `json:"started"`
 	DurationSeconds float64   `json:"duration_seconds"`
-	// Outcome is "success", "error" or "panic".
+	// Outcome is "success", "error", "panic" or "canceled" (cut short
+	// because the routine was stopped).
 	Outcome string `json:"outcome"`
-	// Error is the failure's text, or "".
+	// Error is the failure's text, or "": at most
+	// goroutine.MaxRunErrorBytes, with a note when it was cut.
 	Error string `json:"error"`
 	// TraceID is the invocation's trace id in hex, or "" when it was not
 	// traced.
@@ -121,10 +127,11 @@ func routineOf(s goroutine.Status) Routine {
 		Description:     s.Description,
 		State:           s.State,
 		IntervalSeconds: s.Interval.Seconds(),
-		Runs:            s.Successes + s.Errors + s.Panics,
+		Runs:            s.Successes + s.Errors + s.Panics + s.Canceled,
 		Successes:       s.Successes,
 		Errors:          s.Errors,
 		Panics:          s.Panics,
+		Canceled:        s.Canceled,
 		LastError:       s.LastError,
 		HistorySize:     s.HistorySize,
 		Recent:          make([]Run, 0, len(s.Recent)),
