@@ -12,16 +12,24 @@
 //     routine.name, routine.interval and routine.invocation, and the error
 //     recorded with status Error on failure;
 //   - a sample of routine_handler_duration_seconds{routine, outcome} with
-//     outcome success, error or panic; routine_handler_errors_total and
-//     routine_handler_panics_total; the gauges routine_handler_in_flight,
-//     routine_last_success_timestamp_seconds, routine_interval_seconds and
-//     routine_up (names in package metrics; the prefix is configurable);
+//     outcome success, error, panic or canceled (cut short by Stop or
+//     shutdown: neither a success nor a failure);
+//     routine_handler_errors_total and routine_handler_panics_total; the
+//     gauges routine_handler_in_flight,
+//     routine_last_success_timestamp_seconds, routine_interval_seconds,
+//     routine_up and routine_next_run_timestamp_seconds (names in package
+//     metrics; the prefix is configurable);
 //   - one log line through github.com/sourcegraph/log: Debug on success,
 //     Error on failure, with the routine, the duration and the trace and
 //     span ids.
 //
 // A panicking handler is recovered, counted, logged with its stack and its
-// span marked as an error; the routine keeps running. Compared with a
+// span marked as an error; the routine keeps running. So is a handler that
+// calls runtime.Goexit, or returns a typed-nil error, and so is every
+// callback (error filter, interval function, HandleError, OnShutdown). A
+// routine may stop itself by calling its own Stop from its handler or a
+// callback. A routine's name identifies its series: two live routines may
+// not share one in a registry. Compared with a
 // time.Ticker loop, a PeriodicGoroutine also keeps its schedule on a grid
 // (slow invocations and jitter do not drift), backs off after failures,
 // bounds invocations with a timeout, and its Stop returns only once the

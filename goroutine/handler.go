@@ -12,6 +12,10 @@ import "context"
 //
 // A handler may also implement Named (its name becomes the routine's name
 // unless WithName is given), ErrorHandler and Finalizer.
+//
+// To stop its own routine, a handler calls the routine's Stop: from inside
+// the routine, Stop cancels the invocation's context and returns at once;
+// no further invocation starts.
 type Handler interface {
 	Handle(ctx context.Context) error
 }
@@ -24,14 +28,18 @@ func (f HandlerFunc) Handle(ctx context.Context) error { return f(ctx) }
 
 // ErrorHandler is an optional interface of a Handler: HandleError is called
 // after each invocation that failed, with the error Handle returned (or a
-// *PanicError), unless the routine's error filter reported it nowhere.
+// *PanicError), unless the routine's error filter reported it nowhere. It
+// runs on a goroutine of its own, waited for; a panic in it is recovered,
+// logged and counted.
 type ErrorHandler interface {
 	HandleError(err error)
 }
 
 // Finalizer is an optional interface of a Handler: OnShutdown is called
 // exactly once when the routine stops, after the last invocation has
-// returned (or from Stop when the routine never started).
+// returned (or from Stop when the routine never started). It runs on a
+// goroutine of its own, waited for; a panic in it is recovered, logged and
+// counted.
 type Finalizer interface {
 	OnShutdown()
 }
