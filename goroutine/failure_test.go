@@ -377,7 +377,7 @@ func TestPeriodic_RunCutShortByStopIsCanceledNotSuccess(t *testing.T) {
 					t.Errorf("%s = %v, want 0: a canceled run is not a failure", names.HandlerErrors, got)
 				}
 				st := r.Status()
-				if st.Canceled != 1 || st.Successes != 0 || st.Errors != 0 || st.LastRun == nil || st.LastRun.Outcome != "canceled" {
+				if st.Canceled != 1 || st.Successes != 0 || st.Errors != 0 || st.LastRun == nil || st.LastRun.Outcome != OutcomeCanceled {
 					t.Errorf("Status = %+v, want one canceled run", st)
 				}
 				spans := f.spanNamed("routine.cut-short")

@@ -139,7 +139,7 @@ func TestStatus_HistoryIsBoundedAndOrdered(t *testing.T) {
 			if want := uint64(1997 + i); run.Invocation != want {
 				t.Errorf("Recent[%d].Invocation = %d, want %d (oldest first)", i, run.Invocation, want)
 			}
-			if run.TraceID == "" {
+			if !run.TraceID.IsValid() {
 				t.Errorf("Recent[%d] has no trace id", i)
 			}
 		}

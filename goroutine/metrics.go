@@ -3,10 +3,8 @@ package goroutine
 import (
 	"errors"
 	"fmt"
-	"runtime"
 	"sync"
 	"time"
-	"weak"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -71,8 +69,8 @@ func claimName(c *collectors, routine string) error {
 func (m *routineMetrics) release(deleteSeries bool) {
 	if deleteSeries {
 		c, l := m.c, m.routine
-		for _, o := range outcomeLabels {
-			c.duration.DeleteLabelValues(l, o)
+		for _, o := range outcomes {
+			c.duration.DeleteLabelValues(l, o.String())
 		}
 		c.errors.DeleteLabelValues(l)
 		c.panics.DeleteLabelValues(l)
@@ -91,19 +89,19 @@ func (m *routineMetrics) release(deleteSeries bool) {
 }
 
 // observe records one finished invocation that ended at end.
-func (m *routineMetrics) observe(o outcome, elapsed time.Duration, end time.Time) {
+func (m *routineMetrics) observe(o Outcome, elapsed time.Duration, end time.Time) {
 	switch o {
-	case outcomeSuccess:
+	case OutcomeSuccess:
 		m.success.Observe(elapsed.Seconds())
 		m.lastSuccess.Set(float64(end.UnixNano()) / 1e9)
-	case outcomeError:
+	case OutcomeError:
 		m.failure().Observe(elapsed.Seconds())
 		m.errors.Inc()
-	case outcomePanic:
+	case OutcomePanic:
 		m.panicked().Observe(elapsed.Seconds())
 		m.errors.Inc()
 		m.panics.Inc()
-	case outcomeCanceled:
+	case OutcomeCanceled:
 		m.canceled().Observe(elapsed.Seconds())
 	}
 	m.inFlight.Dec()
@@ -135,24 +133,11 @@ func (d *dueTimes) set(i int, t time.Time) {
 	d.gauge.Set(float64(earliest.UnixNano()) / 1e9)
 }
 
-// collectorKey identifies a registry and namespace in collectorCache. The
-// registry is held weakly: a cached registry can still be collected.
-type collectorKey struct {
-	registry  weak.Pointer[prometheus.Registry]
-	namespace string
-}
-
-// collectorCache remembers the collectors registered in each
-// *prometheus.Registry (the type of prometheus.DefaultRegisterer and of
-// NewRegistry), so that building the ten-thousandth routine does not
-// build and discard seven collectors again.
-var collectorCache sync.Map // collectorKey → *collectors
-
 // newRoutineMetrics registers the routine metric contract's collectors with
 // reg (reusing them when already registered), claims routine's name among
 // them and returns routine's series.
 func newRoutineMetrics(reg prometheus.Registerer, namespace, routine string) (*routineMetrics, error) {
-	c, err := routineCollectors(reg, namespace)
+	c, err := registerCollectors(reg, namespace)
 	if err != nil {
 		return nil, err
 	}
@@ -181,28 +166,9 @@ func newRoutineMetrics(reg prometheus.Registerer, namespace, routine string) (*r
 	}, nil
 }
 
-// routineCollectors returns the collectors registered in reg, from the
-// cache when reg is a *prometheus.Registry seen before.
-func routineCollectors(reg prometheus.Registerer, namespace string) (*collectors, error) {
-	registry, cacheable := reg.(*prometheus.Registry)
-	if !cacheable {
-		return registerCollectors(reg, namespace)
-	}
-	key := collectorKey{registry: weak.Make(registry), namespace: namespace}
-	if c, ok := collectorCache.Load(key); ok {
-		return c.(*collectors), nil
-	}
-	c, err := registerCollectors(reg, namespace)
-	if err != nil {
-		return nil, err
-	}
-	if _, loaded := collectorCache.LoadOrStore(key, c); !loaded {
-		runtime.AddCleanup(registry, func(k collectorKey) { collectorCache.Delete(k) }, key)
-	}
-	return c, nil
-}
-
-// registerCollectors registers (or finds) the routine collectors in reg.
+// registerCollectors registers the routine collectors in reg, or returns
+// the identical ones already registered there (metrics.Register), so every
+// routine of a registry and namespace shares one set.
 func registerCollectors(reg prometheus.Registerer, namespace string) (*collectors, error) {
 	n := metrics.RoutineNames(namespace)
 	labels := []string{metrics.RoutineLabel}

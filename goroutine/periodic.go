@@ -17,30 +17,14 @@ import (
 	"github.com/routinely/routinely/observation"
 )
 
-// outcome is how an invocation ended, as the duration histogram's outcome
-// label and the history record it.
-type outcome uint8
-
-const (
-	outcomeSuccess outcome = iota
-	outcomeError
-	outcomePanic
-	outcomeCanceled
-)
-
-var outcomeLabels = [...]string{metrics.OutcomeSuccess, metrics.OutcomeError, metrics.OutcomePanic, metrics.OutcomeCanceled}
-
 // outcomeAttrs are the routine.outcome span attributes, built once so that
 // setting one costs no allocation.
 var outcomeAttrs = func() (a [len(outcomeLabels)][]attribute.KeyValue) {
-	for i, l := range outcomeLabels {
-		a[i] = []attribute.KeyValue{attribute.String("routine.outcome", l)}
+	for _, o := range outcomes {
+		a[o] = []attribute.KeyValue{attribute.String("routine.outcome", o.String())}
 	}
 	return a
 }()
-
-// String returns the outcome label value: success, error, panic or canceled.
-func (o outcome) String() string { return outcomeLabels[o] }
 
 // intervalState is the interval in force and its span attribute, replaced
 // together when a dynamic interval changes.
@@ -475,44 +459,51 @@ func (r *PeriodicGoroutine) invoke(ctx context.Context, st *loopState) (failed b
 	return r.complete(&inv)
 }
 
-// complete classifies a finished invocation, reports it everywhere (span,
-// log line, metrics, history) and passes a failure to the ErrorHandler.
+// complete classifies a finished invocation, then observes it (span, log
+// line, metrics), records it in the history and notifies the handler's
+// ErrorHandler of a failure.
 func (r *PeriodicGoroutine) complete(inv *invocation) (failed bool, end time.Time) {
 	end = time.Now()
-	elapsed := end.Sub(inv.start)
 	err, text := errtext.Safe(inv.err)
-	inv.err = err
-
 	o, behaviour := r.classify(err)
-	args := observation.Args{Attrs: outcomeAttrs[o], Classified: true, ErrorBehaviour: behaviour}
-	switch o {
-	case outcomePanic:
-		pe := asPanic(err)
+	run := Run{Invocation: inv.n, Started: inv.start, Duration: end.Sub(inv.start), Outcome: o,
+		TraceID: inv.tl.Span().SpanContext().TraceID()}
+	if o.Failed() {
+		run.Error = errtext.Truncate(text, MaxRunErrorBytes)
+	}
+
+	r.observe(inv, err, run, behaviour, end)
+	r.history.end(run, o.Failed() && r.cfg.backoffMax > 0)
+	if err != nil && behaviour != observation.EmitForNone {
+		r.notify(err)
+	}
+	return o.Failed(), end
+}
+
+// observe ends the invocation's span and log line and records its
+// metrics.
+func (r *PeriodicGoroutine) observe(inv *invocation, err error, run Run, behaviour observation.ErrorFilterBehaviour, end time.Time) {
+	inv.err = err // the finish func reads the sanitized error
+	args := observation.Args{Attrs: outcomeAttrs[run.Outcome], Classified: true, ErrorBehaviour: behaviour}
+	switch run.Outcome {
+	case OutcomePanic:
 		args.Attrs = []attribute.KeyValue{
-			outcomeAttrs[o][0],
+			outcomeAttrs[run.Outcome][0],
 			attribute.Bool("routine.panic", true),
-			attribute.String("exception.stacktrace", string(pe.Stack)),
+			attribute.String("exception.stacktrace", string(asPanic(err).Stack)),
 		}
-	case outcomeCanceled:
+	case OutcomeCanceled:
 		inv.tl.AddEvent("routine.canceled", attribute.String("reason", "routine stopped"))
 	}
 	inv.finish(1, args)
-	r.metrics.observe(o, elapsed, end)
+	r.metrics.observe(run.Outcome, run.Duration, end)
+}
 
-	rec := record{invocation: inv.n, started: inv.start.UnixNano(), duration: elapsed, outcome: o,
-		traceID: inv.tl.Span().SpanContext().TraceID()}
-	if o == outcomeError || o == outcomePanic {
-		rec.err = errtext.Truncate(text, MaxRunErrorBytes)
+// notify passes a reported error to the handler's ErrorHandler, if any.
+func (r *PeriodicGoroutine) notify(err error) {
+	if eh, ok := r.handler.(ErrorHandler); ok {
+		r.callback("HandleError", func() { eh.HandleError(err) })
 	}
-	failed = o == outcomeError || o == outcomePanic
-	r.history.end(rec, failed && r.cfg.backoffMax > 0)
-
-	if err != nil && behaviour != observation.EmitForNone {
-		if eh, ok := r.handler.(ErrorHandler); ok {
-			r.callback("HandleError", func() { eh.HandleError(err) })
-		}
-	}
-	return failed, end
 }
 
 // classify decides an invocation's outcome and where its error is
@@ -524,18 +515,18 @@ func (r *PeriodicGoroutine) complete(inv *invocation) (failed bool, end time.Tim
 //   - another error is whatever the error filter says: an error kept out
 //     of metrics is a success;
 //   - nil is a success.
-func (r *PeriodicGoroutine) classify(err error) (outcome, observation.ErrorFilterBehaviour) {
+func (r *PeriodicGoroutine) classify(err error) (Outcome, observation.ErrorFilterBehaviour) {
 	if err == nil {
 		if r.ctx.Err() != nil {
-			return outcomeCanceled, observation.EmitForNone
+			return OutcomeCanceled, observation.EmitForNone
 		}
-		return outcomeSuccess, observation.EmitForAll
+		return OutcomeSuccess, observation.EmitForAll
 	}
 	if asPanic(err) != nil {
-		return outcomePanic, observation.EmitForAll
+		return OutcomePanic, observation.EmitForAll
 	}
 	if r.ctx.Err() != nil && isContextError(err) {
-		return outcomeCanceled, observation.EmitForNone
+		return OutcomeCanceled, observation.EmitForNone
 	}
 	behaviour := observation.EmitForAll
 	if f := r.cfg.errorFilter; f != nil {
@@ -545,9 +536,9 @@ func (r *PeriodicGoroutine) classify(err error) (outcome, observation.ErrorFilte
 		}
 	}
 	if !behaviour.Has(observation.EmitForMetrics) {
-		return outcomeSuccess, behaviour
+		return OutcomeSuccess, behaviour
 	}
-	return outcomeError, behaviour
+	return OutcomeError, behaviour
 }
 
 // isContextError reports whether err is a context cancellation or

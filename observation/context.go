@@ -1,6 +1,7 @@
 package observation
 
 import (
+	"reflect"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -42,17 +43,12 @@ type cachedTracer struct {
 	tracer   trace.Tracer
 }
 
-// sameProvider reports whether a and b are the same provider. == on two
-// interfaces holding the same non-comparable type (a provider struct with a
-// func or slice field) panics; such providers count as different, so their
-// tracer is asked for every time.
-func sameProvider(a, b trace.TracerProvider) (same bool) {
-	defer func() {
-		if recover() != nil {
-			same = false
-		}
-	}()
-	return a == b
+// sameProvider reports whether a and b are the same provider. Only
+// pointers are compared: == on interfaces holding a non-comparable type
+// (a provider struct with a func or slice field) panics, and the providers
+// worth caching a tracer for (the SDK's, otel's global one) are pointers.
+func sameProvider(a, b trace.TracerProvider) bool {
+	return reflect.ValueOf(a).Kind() == reflect.Pointer && a == b
 }
 
 // Default returns a new Context whose fields all resolve to the

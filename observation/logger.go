@@ -24,9 +24,13 @@ func globalLazy() *lazyLogger {
 	}}
 }
 
-// globalLoggerReady reports whether log.Init has run. log.Scoped panics
-// before Init in development mode and silently returns a no-op logger
-// otherwise; both are detected here.
+// globalLoggerReady reports whether log.Init has run. The plain thing,
+// calling log.Scoped when a routine is built, is wrong twice over:
+// sourcegraph/log exports no way to ask whether Init has run, and before
+// Init its Scoped panics in development mode (SRC_DEVELOPMENT=true) and
+// returns a logger that discards everything, forever, otherwise. So this
+// asks Scoped, recovering its panic, and tells a no-op core (no level
+// enabled) from an initialised one (Fatal always enabled).
 func globalLoggerReady() (ready bool) {
 	defer func() {
 		if recover() != nil {

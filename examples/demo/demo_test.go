@@ -43,7 +43,7 @@ func TestDemoRunsObservablyAndStopsCleanly(t *testing.T) {
 	var names []string
 	for _, rt := range report.Routines {
 		names = append(names, rt.Name)
-		if rt.LastRun == nil || rt.LastRun.TraceID == "" {
+		if rt.LastRun == nil || !rt.LastRun.TraceID.IsValid() {
 			t.Errorf("%s: last run %+v has no trace id", rt.Name, rt.LastRun)
 		}
 	}

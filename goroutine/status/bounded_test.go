@@ -60,7 +60,7 @@ func TestPageShowsCanceledRuns(t *testing.T) {
 
 		rep := status.Handler(r).Report()
 		got := rep.Routines[0]
-		if got.Canceled != 1 || got.Runs != 1 || got.Successes != 0 || got.LastRun.Outcome != "canceled" {
+		if got.Canceled != 1 || got.Runs() != 1 || got.Successes != 0 || got.LastRun.Outcome != goroutine.OutcomeCanceled {
 			t.Errorf("routine = %+v, want one canceled run", got)
 		}
 		resp := get(t, status.Handler(r), "/")

@@ -40,7 +40,7 @@ func ExampleHandler() {
 	}
 	fmt.Println(rec.Code, rec.Header().Get("Content-Type"))
 	for _, r := range report.Routines {
-		fmt.Printf("%s (%s): %s every %gs, %d runs\n", r.Name, r.Description, r.State, r.IntervalSeconds, r.Runs)
+		fmt.Printf("%s (%s): %s every %gs, %d runs\n", r.Name, r.Description, r.State, r.Interval.Seconds(), r.Runs())
 	}
 	// Output:
 	// 200 application/json; charset=utf-8

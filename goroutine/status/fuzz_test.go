@@ -21,7 +21,7 @@ func FuzzPageEscapesFreeText(f *testing.F) {
 		src := &fakeSource{status: goroutine.Status{
 			Name: "fuzzed", Description: description, State: goroutine.StateIdle,
 			Interval: time.Second, Errors: 1, LastError: errText, LastErrorAt: t0,
-			Recent: []goroutine.Run{{Invocation: 1, Started: t0, Duration: time.Millisecond, Outcome: "error", Error: errText}},
+			Recent: []goroutine.Run{{Invocation: 1, Started: t0, Duration: time.Millisecond, Outcome: goroutine.OutcomeError, Error: errText}},
 		}}
 		page := status.Handler(src)
 

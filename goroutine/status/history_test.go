@@ -103,7 +103,7 @@ func TestHistoryStaysBoundedUnderConcurrency(t *testing.T) {
 				t.Errorf("history has invocation %d twice or out of range 1..%d", run.Invocation, runs)
 			}
 			seen[run.Invocation] = true
-			if run.TraceID == "" {
+			if !run.TraceID.IsValid() {
 				t.Errorf("run %d has no trace id", run.Invocation)
 			}
 			if run.Invocation <= runs-historySize*loops {
@@ -112,8 +112,8 @@ func TestHistoryStaysBoundedUnderConcurrency(t *testing.T) {
 		}
 
 		report := page.Report().Routines[0]
-		if report.State != goroutine.StateStopped || report.Runs != runs || len(report.Recent) != historySize {
-			t.Errorf("page shows %s, %d runs, %d recent; want stopped, %d, %d", report.State, report.Runs, len(report.Recent), runs, historySize)
+		if report.State != goroutine.StateStopped || report.Runs() != runs || len(report.Recent) != historySize {
+			t.Errorf("page shows %s, %d runs, %d recent; want stopped, %d, %d", report.State, report.Runs(), len(report.Recent), runs, historySize)
 		}
 		rec := httptest.NewRecorder()
 		page.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
@@ -121,7 +121,7 @@ func TestHistoryStaysBoundedUnderConcurrency(t *testing.T) {
 		if n := strings.Count(html, "<rect "); n != historySize {
 			t.Errorf("chart has %d bars, want %d", n, historySize)
 		}
-		if !strings.Contains(html, s.Recent[historySize-1].TraceID) {
+		if !strings.Contains(html, s.Recent[historySize-1].TraceID.String()) {
 			t.Error("page does not show the last run's trace id")
 		}
 		if !strings.Contains(html, "upstream returned &lt;503&gt;") {

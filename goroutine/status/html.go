@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/routinely/routinely/goroutine"
@@ -26,7 +27,7 @@ type htmlPage struct {
 }
 
 type htmlRoutine struct {
-	Routine
+	goroutine.Status
 	Anchor     string
 	StateClass string
 	Interval   string
@@ -41,13 +42,7 @@ type htmlRoutine struct {
 	RunningFor string
 	Chart      chart
 	// Newest holds Recent newest first, for the runs table.
-	Newest []htmlRun
-}
-
-type htmlRun struct {
-	Run
-	Started  string
-	Duration string
+	Newest []goroutine.Run
 }
 
 type chart struct {
@@ -70,38 +65,41 @@ func renderHTML(w io.Writer, r Report, refresh int) error {
 	}
 	for i, rt := range r.Routines {
 		hr := htmlRoutine{
-			Routine:    rt,
+			Status:     rt,
 			Anchor:     fmt.Sprintf("routine-%d", i+1),
 			StateClass: stateClass(rt.State),
-			Interval:   formatDuration(seconds(rt.IntervalSeconds)),
+			Interval:   formatDuration(rt.Interval),
 			Chart:      chartOf(rt.Recent),
 		}
-		if rt.RunningSince != nil {
-			hr.RunningFor = formatDuration(r.GeneratedAt.Sub(*rt.RunningSince))
+		if !rt.RunningSince.IsZero() {
+			hr.RunningFor = formatDuration(r.GeneratedAt.Sub(rt.RunningSince))
 		}
 		if rt.LastRun != nil {
-			hr.LastStart = rt.LastRun.Started.Format("15:04:05.000")
-			hr.LastStartISO = rt.LastRun.Started.Format(time.RFC3339Nano)
+			hr.LastStart = clock(rt.LastRun.Started)
+			hr.LastStartISO = rt.LastRun.Started.UTC().Format(time.RFC3339Nano)
 			hr.LastAgo = formatDuration(r.GeneratedAt.Sub(rt.LastRun.Started).Round(100*time.Millisecond)) + " ago"
-			hr.LastDur = formatDuration(seconds(rt.LastRun.DurationSeconds))
+			hr.LastDur = formatDuration(rt.LastRun.Duration)
 		}
-		if rt.LastErrorAt != nil {
-			hr.LastErrorAgo = formatDuration(r.GeneratedAt.Sub(*rt.LastErrorAt).Round(100*time.Millisecond)) + " ago"
+		if !rt.LastErrorAt.IsZero() {
+			hr.LastErrorAgo = formatDuration(r.GeneratedAt.Sub(rt.LastErrorAt).Round(100*time.Millisecond)) + " ago"
 		}
-		for j := len(rt.Recent) - 1; j >= 0; j-- {
-			run := rt.Recent[j]
-			hr.Newest = append(hr.Newest, htmlRun{
-				Run:      run,
-				Started:  run.Started.Format("15:04:05.000"),
-				Duration: formatDuration(seconds(run.DurationSeconds)),
-			})
-		}
+		hr.Newest = slices.Clone(rt.Recent)
+		slices.Reverse(hr.Newest)
 		page.Routines = append(page.Routines, hr)
 	}
 	return pageTemplate.Execute(w, page)
 }
 
-func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+// clock formats t as the page shows times: UTC, to the millisecond.
+func clock(t time.Time) string { return t.UTC().Format("15:04:05.000") }
+
+// traceID returns a run's trace id in hex, or "" when it was not traced.
+func traceID(r goroutine.Run) string {
+	if r.TraceID.IsValid() {
+		return r.TraceID.String()
+	}
+	return ""
+}
 
 // formatDuration rounds d to three significant figures or so: 1.23s,
 // 45.6ms, 789µs.
@@ -139,15 +137,15 @@ func stateClass(s goroutine.State) string {
 	return "other"
 }
 
-func outcomeClass(outcome string) string {
-	switch outcome {
-	case "success":
+func outcomeClass(o goroutine.Outcome) string {
+	switch o {
+	case goroutine.OutcomeSuccess:
 		return "ok"
-	case "error":
+	case goroutine.OutcomeError:
 		return "err"
-	case "panic":
+	case goroutine.OutcomePanic:
 		return "panic"
-	case "canceled":
+	case goroutine.OutcomeCanceled:
 		return "canceled"
 	}
 	return "other"
@@ -155,27 +153,27 @@ func outcomeClass(outcome string) string {
 
 // chartOf draws runs as bars, oldest on the left, heights proportional to
 // duration (the longest run is full height), colored by outcome.
-func chartOf(runs []Run) chart {
+func chartOf(runs []goroutine.Run) chart {
 	c := chart{Height: chartHeight}
 	if len(runs) == 0 {
 		return c
 	}
 	c.ViewWidth = len(runs)*(barWidth+barGap) - barGap
 	c.Width = min(c.ViewWidth, maxChartPx)
-	longest := 0.0
+	var longest time.Duration
 	for _, r := range runs {
-		longest = max(longest, r.DurationSeconds)
+		longest = max(longest, r.Duration)
 	}
 	for i, r := range runs {
 		h := chartHeight
 		if longest > 0 {
-			h = int(r.DurationSeconds / longest * chartHeight)
+			h = int(r.Duration * chartHeight / longest)
 		}
 		h = max(h, 2) // keep instant runs visible
 		title := fmt.Sprintf("#%d %s %s at %s", r.Invocation, r.Outcome,
-			formatDuration(seconds(r.DurationSeconds)), r.Started.Format("15:04:05.000"))
-		if r.TraceID != "" {
-			title += " trace " + r.TraceID
+			formatDuration(r.Duration), clock(r.Started))
+		if id := traceID(r); id != "" {
+			title += " trace " + id
 		}
 		if r.Error != "" {
 			title += ": " + r.Error
@@ -190,6 +188,9 @@ func chartOf(runs []Run) chart {
 
 var pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{
 	"outcomeClass": outcomeClass,
+	"clock":        clock,
+	"duration":     formatDuration,
+	"traceID":      traceID,
 	"plural": func(n uint64, word string) string {
 		if n == 1 {
 			return "1 " + word
@@ -278,7 +279,7 @@ generated <time datetime="{{.Generated}}">{{.Generated}}</time> ·
 <thead><tr><th class="num">#</th><th>Started (UTC)</th><th class="num">Duration</th><th>Outcome</th><th>Trace ID</th><th>Error</th></tr></thead>
 <tbody>
 {{- range .Newest}}
-<tr><td class="num">{{.Invocation}}</td><td>{{.Started}}</td><td class="num">{{.Duration}}</td><td class="outcome-{{outcomeClass .Outcome}}">{{.Outcome}}</td><td class="trace">{{if .TraceID}}{{.TraceID}}{{else}}<span class="none">not traced</span>{{end}}</td><td>{{with .Error}}<code>{{.}}</code>{{end}}</td></tr>
+<tr><td class="num">{{.Invocation}}</td><td>{{clock .Started}}</td><td class="num">{{duration .Duration}}</td><td class="outcome-{{outcomeClass .Outcome}}">{{.Outcome}}</td><td class="trace">{{with traceID .}}{{.}}{{else}}<span class="none">not traced</span>{{end}}</td><td>{{with .Error}}<code>{{.}}</code>{{end}}</td></tr>
 {{- end}}
 </tbody>
 </table>

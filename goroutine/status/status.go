@@ -51,61 +51,7 @@ type Report struct {
 	// GeneratedAt is when the report was taken, in UTC.
 	GeneratedAt time.Time `json:"generated_at"`
 	// Routines are the page's routines, in the order they were added.
-	Routines []Routine `json:"routines"`
-}
-
-// Routine is one routine in a Report.
-type Routine struct {
-	Name        string          `json:"name"`
-	Description string          `json:"description"`
-	State       goroutine.State `json:"state"`
-	// IntervalSeconds is the interval in force now.
-	IntervalSeconds float64 `json:"interval_seconds"`
-	// Runs counts finished invocations: Successes + Errors + Panics +
-	// Canceled.
-	Runs      uint64 `json:"runs"`
-	Successes uint64 `json:"successes"`
-	// Errors counts invocations that returned an error; panics are
-	// counted in Panics only.
-	Errors uint64 `json:"errors"`
-	Panics uint64 `json:"panics"`
-	// Canceled counts invocations cut short because the routine was
-	// stopped: neither successes nor failures.
-	Canceled uint64 `json:"canceled"`
-	// RunningSince is when the invocation running now started (the most
-	// recent one when several run), in UTC, or nil when none runs.
-	RunningSince *time.Time `json:"running_since"`
-	// LastError is the text of the most recent failure, or "".
-	LastError string `json:"last_error"`
-	// LastErrorAt is when the most recent failure started (RFC 3339, UTC),
-	// or null when there was none.
-	LastErrorAt *time.Time `json:"last_error_at"`
-	// HistorySize is how many runs recent can hold.
-	HistorySize int `json:"history_size"`
-	// LastRun is the most recent finished run (kept even without history), or
-	// nil when there is none.
-	LastRun *Run `json:"last_run"`
-	// Recent holds the runs in the routine's history, oldest first; never
-	// nil, at most the routine's history size long.
-	Recent []Run `json:"recent"`
-}
-
-// Run is one finished handler invocation in a Report.
-type Run struct {
-	// Invocation numbers the routine's invocations from 1.
-	Invocation uint64 `json:"invocation"`
-	// Started is when the invocation began, in UTC.
-	Started         time.Time `json:"started"`
-	DurationSeconds float64   `json:"duration_seconds"`
-	// Outcome is "success", "error", "panic" or "canceled" (cut short
-	// because the routine was stopped).
-	Outcome string `json:"outcome"`
-	// Error is the failure's text, or "": at most
-	// goroutine.MaxRunErrorBytes, with a note when it was cut.
-	Error string `json:"error"`
-	// TraceID is the invocation's trace id in hex, or "" when it was not
-	// traced.
-	TraceID string `json:"trace_id"`
+	Routines []goroutine.Status `json:"routines"`
 }
 
 // Report returns the current status of the page's routines.
@@ -114,55 +60,11 @@ func (p *Page) Report() Report {
 	sources := append([]Source(nil), p.sources...)
 	p.mu.RUnlock()
 
-	r := Report{GeneratedAt: time.Now().UTC(), Routines: make([]Routine, 0, len(sources))}
+	r := Report{GeneratedAt: time.Now().UTC(), Routines: make([]goroutine.Status, 0, len(sources))}
 	for _, s := range sources {
-		r.Routines = append(r.Routines, routineOf(s.Status()))
+		r.Routines = append(r.Routines, s.Status())
 	}
 	return r
-}
-
-func routineOf(s goroutine.Status) Routine {
-	r := Routine{
-		Name:            s.Name,
-		Description:     s.Description,
-		State:           s.State,
-		IntervalSeconds: s.Interval.Seconds(),
-		Runs:            s.Successes + s.Errors + s.Panics + s.Canceled,
-		Successes:       s.Successes,
-		Errors:          s.Errors,
-		Panics:          s.Panics,
-		Canceled:        s.Canceled,
-		LastError:       s.LastError,
-		HistorySize:     s.HistorySize,
-		Recent:          make([]Run, 0, len(s.Recent)),
-	}
-	if !s.RunningSince.IsZero() {
-		since := s.RunningSince.UTC()
-		r.RunningSince = &since
-	}
-	if !s.LastErrorAt.IsZero() {
-		at := s.LastErrorAt.UTC()
-		r.LastErrorAt = &at
-	}
-	for _, run := range s.Recent {
-		r.Recent = append(r.Recent, runOf(run))
-	}
-	if s.LastRun != nil {
-		last := runOf(*s.LastRun)
-		r.LastRun = &last
-	}
-	return r
-}
-
-func runOf(run goroutine.Run) Run {
-	return Run{
-		Invocation:      run.Invocation,
-		Started:         run.Started.UTC(),
-		DurationSeconds: run.Duration.Seconds(),
-		Outcome:         run.Outcome,
-		Error:           run.Error,
-		TraceID:         run.TraceID,
-	}
 }
 
 // maxRefresh bounds ?refresh=N, in seconds.

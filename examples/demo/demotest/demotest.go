@@ -184,7 +184,7 @@ func (d *Demo) WaitForReport(t testing.TB, timeout time.Duration, ok func(status
 func EveryRoutineRanAndOneFailed(r status.Report) bool {
 	failed := false
 	for _, rt := range r.Routines {
-		if rt.Runs == 0 {
+		if rt.Runs() == 0 {
 			return false
 		}
 		failed = failed || rt.LastError != ""
