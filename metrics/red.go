@@ -27,8 +27,16 @@ type REDMetrics struct {
 	labels int
 }
 
-// REDOption configures NewREDMetrics.
-type REDOption func(*redConfig)
+// REDOption configures NewREDMetrics. Like goroutine.Option, it is an
+// interface with an unexported method, so that only this package's With*
+// functions make one.
+type REDOption interface {
+	apply(*redConfig)
+}
+
+type redOptionFunc func(*redConfig)
+
+func (f redOptionFunc) apply(c *redConfig) { f(c) }
 
 type redConfig struct {
 	labels                              []string
@@ -39,19 +47,19 @@ type redConfig struct {
 // WithLabels sets the label names shared by all three metrics; Observe then
 // takes one value per name, in this order.
 func WithLabels(names ...string) REDOption {
-	return func(c *redConfig) { c.labels = append([]string(nil), names...) }
+	return redOptionFunc(func(c *redConfig) { c.labels = append([]string(nil), names...) })
 }
 
 // WithDurationBuckets sets the histogram buckets (seconds, strictly
 // increasing). The default is prometheus.DefBuckets.
 func WithDurationBuckets(buckets ...float64) REDOption {
-	return func(c *redConfig) { c.buckets = append([]float64(nil), buckets...) }
+	return redOptionFunc(func(c *redConfig) { c.buckets = append([]float64(nil), buckets...) })
 }
 
 // WithHelp sets the help text of the count, duration and errors metrics.
 // An empty string keeps that metric's default help.
 func WithHelp(count, duration, errors string) REDOption {
-	return func(c *redConfig) {
+	return redOptionFunc(func(c *redConfig) {
 		if count != "" {
 			c.countHelp = count
 		}
@@ -61,7 +69,7 @@ func WithHelp(count, duration, errors string) REDOption {
 		if errors != "" {
 			c.errorsHelp = errors
 		}
-	}
+	})
 }
 
 var (
@@ -84,8 +92,11 @@ func NewREDMetrics(r prometheus.Registerer, prefix string, opts ...REDOption) (*
 		durationHelp: fmt.Sprintf("Time in seconds spent performing %s operations.", prefix),
 		errorsHelp:   fmt.Sprintf("Total number of %s operations that failed.", prefix),
 	}
-	for _, opt := range opts {
-		opt(&cfg)
+	for i, opt := range opts {
+		if opt == nil {
+			return nil, fmt.Errorf("metrics: RED metrics %q: option %d is nil", prefix, i)
+		}
+		opt.apply(&cfg)
 	}
 	if err := validateRED(prefix, cfg); err != nil {
 		return nil, err

@@ -304,3 +304,10 @@ func assertNothingRegistered(t *testing.T, reg *prometheus.Registry) {
 func isRegistered(reg *prometheus.Registry, name string) bool {
 	return reg.Unregister(prometheus.NewGauge(prometheus.GaugeOpts{Name: name, Help: "probe"}))
 }
+
+func TestNewREDMetrics_NilOptionIsAnError(t *testing.T) {
+	_, err := metrics.NewREDMetrics(prometheus.NewRegistry(), "jobs", metrics.WithLabels("kind"), nil)
+	if err == nil || !strings.Contains(err.Error(), "option 1 is nil") {
+		t.Fatalf("err = %v, want one naming the nil option", err)
+	}
+}
