@@ -67,7 +67,7 @@ func (e *ShutdownError) Error() string {
 func (m Monitor) Run(ctx context.Context, routines ...BackgroundRoutine) error {
 	logger := m.Logger
 	if logger == nil {
-		logger = observation.GlobalLogger()
+		logger = observation.Default().Logger()
 	}
 	sigs := m.Signals
 	if sigs == nil {

@@ -283,7 +283,7 @@ func TestMonitor_LogsARoutineThatReturnsBeforeShutdown(t *testing.T) {
 		bound := f.periodic(ctx, "ctx-bound", time.Minute, &recorder{})
 		returned := make(chan error)
 		go func() {
-			returned <- Monitor{Signals: noSignals, Logger: f.obs.Log()}.Run(ctx, returnsAtOnce{}, bound)
+			returned <- Monitor{Signals: noSignals, Logger: f.obs.Logger()}.Run(ctx, returnsAtOnce{}, bound)
 		}()
 		synctest.Wait()
 		cancel()

@@ -135,7 +135,7 @@ func NewPeriodic(ctx context.Context, interval time.Duration, handler Handler, o
 		cfg.observation = observation.Default()
 	}
 
-	m, err := newRoutineMetrics(cfg.observation.Registry(), cfg.namespace, name)
+	m, err := newRoutineMetrics(cfg.observation.Registerer(), cfg.namespace, name)
 	if err != nil {
 		return nil, fmt.Errorf("goroutine: routine %q: %w", name, err)
 	}

@@ -47,7 +47,7 @@ func (e *PanicError) Unwrap() error {
 // the process.
 func Go(f func()) {
 	go func() {
-		defer recoverAndLog(observation.GlobalLogger())
+		defer recoverAndLog(observation.Default().Logger())
 		f()
 	}()
 }
@@ -99,7 +99,7 @@ func (r *PeriodicGoroutine) callback(name string, f func()) (ok bool) {
 		return true
 	}
 	r.metrics.panics.Inc()
-	r.cfg.observation.Log().Error("routine "+name+" panicked",
+	r.cfg.observation.Logger().Error("routine "+name+" panicked",
 		log.String("routine", r.name), log.String("callback", name),
 		log.String("panic", fmt.Sprint(pe.Value)), log.String("stack", string(pe.Stack)))
 	return false

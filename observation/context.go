@@ -15,21 +15,22 @@ import (
 const InstrumentationName = "github.com/routinely/routinely"
 
 // Context holds where observations go: a logger, a tracer provider and a
-// Prometheus registerer. A field left nil resolves to the process-wide
-// default at the moment it is used, not when the Context is built, so a
-// Context made before log.Init or otel.SetTracerProvider logs and traces
-// once those have run:
+// Prometheus registerer, given to NewContext. One given as nil resolves to
+// the process-wide default at the moment it is used, not when the Context
+// is built, so a Context made before log.Init or otel.SetTracerProvider
+// logs and traces once those have run:
 //
 //   - Logger: the global github.com/sourcegraph/log logger, scoped
 //     "routinely"; nothing is logged until log.Init has been called.
 //   - TracerProvider: otel.GetTracerProvider().
 //   - Registerer: prometheus.DefaultRegisterer.
 //
-// The zero value is ready to use; do not copy a Context after first use.
+// The zero value, Default() and a nil *Context use every default. Do not
+// copy a Context after first use.
 type Context struct {
-	Logger         log.Logger
-	TracerProvider trace.TracerProvider
-	Registerer     prometheus.Registerer
+	logger         log.Logger
+	tracerProvider trace.TracerProvider
+	registerer     prometheus.Registerer
 
 	tracer      atomic.Pointer[cachedTracer]
 	lazyDefault atomic.Pointer[lazyLogger]
@@ -58,17 +59,19 @@ func Default() *Context { return &Context{} }
 // NewContext returns a Context with the given logger, tracer provider and
 // registerer; nil arguments resolve to the defaults described on Context.
 func NewContext(logger log.Logger, tp trace.TracerProvider, reg prometheus.Registerer) *Context {
-	return &Context{Logger: logger, TracerProvider: tp, Registerer: reg}
+	return &Context{logger: logger, tracerProvider: tp, registerer: reg}
 }
 
-// Log returns the Context's logger, or a logger that writes through the
-// global sourcegraph/log logger as soon as it is initialised.
-func (c *Context) Log() log.Logger {
+// Logger returns the Context's logger, or a logger scoped "routinely" that
+// writes through the global sourcegraph/log logger as soon as log.Init has
+// run: before that it discards what it is given and never panics, not even
+// with SRC_DEVELOPMENT=true, where log.Scoped would.
+func (c *Context) Logger() log.Logger {
 	if c == nil {
-		return GlobalLogger()
+		return globalLazy()
 	}
-	if c.Logger != nil {
-		return c.Logger
+	if c.logger != nil {
+		return c.logger
 	}
 	if l := c.lazyDefault.Load(); l != nil {
 		return l
@@ -77,16 +80,18 @@ func (c *Context) Log() log.Logger {
 	return c.lazyDefault.Load()
 }
 
-// Tracer returns the tracer for this package's spans from the Context's
-// tracer provider, or from the global one as it is now.
+// TracerProvider returns the Context's tracer provider, or the global one
+// as it is now.
+func (c *Context) TracerProvider() trace.TracerProvider {
+	if c == nil || c.tracerProvider == nil {
+		return otel.GetTracerProvider()
+	}
+	return c.tracerProvider
+}
+
+// Tracer returns the tracer for this package's spans from TracerProvider.
 func (c *Context) Tracer() trace.Tracer {
-	var tp trace.TracerProvider
-	if c != nil {
-		tp = c.TracerProvider
-	}
-	if tp == nil {
-		tp = otel.GetTracerProvider()
-	}
+	tp := c.TracerProvider()
 	if c == nil {
 		return tp.Tracer(InstrumentationName)
 	}
@@ -98,10 +103,11 @@ func (c *Context) Tracer() trace.Tracer {
 	return ct.tracer
 }
 
-// Registry returns the Context's registerer, or prometheus.DefaultRegisterer.
-func (c *Context) Registry() prometheus.Registerer {
-	if c == nil || c.Registerer == nil {
+// Registerer returns the Context's registerer, or
+// prometheus.DefaultRegisterer.
+func (c *Context) Registerer() prometheus.Registerer {
+	if c == nil || c.registerer == nil {
 		return prometheus.DefaultRegisterer
 	}
-	return c.Registerer
+	return c.registerer
 }

@@ -42,7 +42,7 @@ func TestContextResolvesGlobalTracerProviderAtUse(t *testing.T) {
 	setGlobalTracerProvider(t, first)
 
 	logger, _ := logtest.Captured(t)
-	obs := &observation.Context{Logger: logger, Registerer: prometheus.NewRegistry()}
+	obs := observation.NewContext(logger, nil, prometheus.NewRegistry())
 	op := obs.Operation(observation.Op{Name: "sync"})
 
 	_, _, finish := op.With(context.Background(), nil, observation.Args{})
@@ -103,12 +103,12 @@ func TestContextExplicitFields(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	obs := observation.NewContext(logger, tp, reg)
 
-	if obs.Registry() != reg {
-		t.Errorf("Registry() = %v, want the registerer given to NewContext", obs.Registry())
+	if obs.Registerer() != reg {
+		t.Errorf("Registerer() = %v, want the registerer given to NewContext", obs.Registerer())
 	}
-	obs.Log().Info("hello")
+	obs.Logger().Info("hello")
 	if got := logs().Messages(); len(got) != 1 || got[0] != "hello" {
-		t.Errorf("Log() wrote %q, want the given logger to get [hello]", got)
+		t.Errorf("Logger() wrote %q, want the given logger to get [hello]", got)
 	}
 	_, span := obs.Tracer().Start(context.Background(), "s")
 	span.End()
@@ -124,8 +124,8 @@ func TestContextRegistryDefault(t *testing.T) {
 		"NewContext": observation.NewContext(nil, nil, nil),
 		"nil":        nil,
 	} {
-		if got := obs.Registry(); got != prometheus.DefaultRegisterer {
-			t.Errorf("%s: Registry() = %v, want prometheus.DefaultRegisterer", name, got)
+		if got := obs.Registerer(); got != prometheus.DefaultRegisterer {
+			t.Errorf("%s: Registerer() = %v, want prometheus.DefaultRegisterer", name, got)
 		}
 	}
 }
@@ -135,10 +135,10 @@ func TestNilContextUsesDefaults(t *testing.T) {
 	setGlobalTracerProvider(t, tp)
 
 	var obs *observation.Context
-	if obs.Log() == nil {
-		t.Fatal("nil Context: Log() = nil, want the global logger")
+	if obs.Logger() == nil {
+		t.Fatal("nil Context: Logger() = nil, want the global logger")
 	}
-	obs.Log().Debug("must not panic")
+	obs.Logger().Debug("must not panic")
 	if obs.Tracer() == nil {
 		t.Fatal("nil Context: Tracer() = nil")
 	}
@@ -156,7 +156,7 @@ func TestNilContextUsesDefaults(t *testing.T) {
 
 func TestContextLogIsStable(t *testing.T) {
 	obs := &observation.Context{}
-	if obs.Log() != obs.Log() {
-		t.Error("Log() of a Context without a Logger returns a new logger per call, want one lazy logger")
+	if obs.Logger() != obs.Logger() {
+		t.Error("Logger() of a Context without a Logger returns a new logger per call, want one lazy logger")
 	}
 }

@@ -21,7 +21,7 @@
 //
 // # Defaults are resolved lazily
 //
-// A Context holds where observations go. A field left nil is resolved to
+// A Context holds where observations go. What NewContext is given as nil resolves to
 // the process-wide default each time it is used, never when the Context is
 // built, so a Context or an Operation made in a package variable or before
 // main has set up logging and tracing still reports once that is done:
@@ -33,7 +33,7 @@
 //     writes through the global one.
 //   - TracerProvider: otel.GetTracerProvider(), looked up per observation,
 //     so a later otel.SetTracerProvider takes effect.
-//   - Registerer: prometheus.DefaultRegisterer, as returned by Registry.
+//   - Registerer: prometheus.DefaultRegisterer, as returned by Registerer.
 //
 // The zero Context, Default() and a nil *Context all mean "every default".
 //
@@ -44,7 +44,7 @@
 // work:
 //
 //	obs := observation.Default() // or NewContext(logger, tracerProvider, registerer)
-//	red, err := metrics.NewREDMetrics(obs.Registry(), "indexer_sync", metrics.WithLabels("repo"))
+//	red, err := metrics.NewREDMetrics(obs.Registerer(), "indexer_sync", metrics.WithLabels("repo"))
 //	if err != nil {
 //		return err
 //	}

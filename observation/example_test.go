@@ -25,7 +25,7 @@ func ExampleOperation_With() {
 	reg := prometheus.NewRegistry()
 	obs := observation.NewContext(log.NoOp(), tp, reg)
 
-	red, err := metrics.NewREDMetrics(obs.Registry(), "indexer_sync", metrics.WithLabels("repo"))
+	red, err := metrics.NewREDMetrics(obs.Registerer(), "indexer_sync", metrics.WithLabels("repo"))
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -7,12 +7,6 @@ import (
 	"go.uber.org/zap/zapcore"
 )
 
-// GlobalLogger returns a logger scoped "routinely" that writes through the
-// global sourcegraph/log logger. Unlike log.Scoped, it may be called before
-// log.Init: until then it discards what it is given (it never panics, even
-// with SRC_DEVELOPMENT=true), and from then on it logs.
-func GlobalLogger() log.Logger { return globalLazy() }
-
 func globalLazy() *lazyLogger {
 	return &lazyLogger{resolve: func() (log.Logger, bool) {
 		if !globalLoggerReady() {

@@ -101,7 +101,7 @@ func TestGlobalLoggerIsLazy(t *testing.T) {
 		t.Errorf("context logger line resource = %v, want the global logger's (service.name test)", ctxLine.Resource)
 	}
 	if got := one("global logger").Scope; got != "routinely" {
-		t.Errorf("GlobalLogger line scope = %q, want routinely", got)
+		t.Errorf("Default().Logger() line scope = %q, want routinely", got)
 	}
 	derived := one("derived before init")
 	if derived.Scope != "routinely.sub" || derived.Attributes["a"] != "b" {
@@ -135,10 +135,10 @@ func lazyChild(t *testing.T) {
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
 	defer func() { _ = tp.Shutdown(context.Background()) }()
 
-	obs := &observation.Context{TracerProvider: tp, Registerer: prometheus.NewRegistry()}
+	obs := observation.NewContext(nil, tp, prometheus.NewRegistry())
 	op := obs.Operation(observation.Op{Name: "lazy.op"})
-	logger := obs.Log()
-	global := observation.GlobalLogger()
+	logger := obs.Logger()
+	global := observation.Default().Logger()
 	derived := logger.Scoped("sub").With(log.String("a", "b"))
 
 	observeAndLog := func() {
@@ -175,11 +175,11 @@ func TestGlobalLoggerBeforeInitInDevelopment(t *testing.T) {
 // developmentChild logs before log.Init with SRC_DEVELOPMENT=true, where
 // log.Scoped panics, then after it.
 func developmentChild(t *testing.T) {
-	global := observation.GlobalLogger()
+	global := observation.Default().Logger()
 	global.Error("before init")
 	global.Scoped("sub").With(log.String("a", "b")).Info("before init")
 	obs := observation.NewContext(nil, nil, prometheus.NewRegistry())
-	obs.Log().Info("before init")
+	obs.Logger().Info("before init")
 	_, tl, finish := obs.Operation(observation.Op{Name: "dev.op"}).With(context.Background(), nil, observation.Args{})
 	tl.Info("before init")
 	finish(1, observation.Args{})

@@ -153,7 +153,7 @@ func (o *Operation) With(ctx context.Context, err *error, args Args) (context.Co
 	if len(args.Attrs) > 0 && span.IsRecording() {
 		span.SetAttributes(args.Attrs...)
 	}
-	tl := &traceLogger{base: o.ctx.Log(), span: span}
+	tl := &traceLogger{base: o.ctx.Logger(), span: span}
 	startArgs := args
 
 	finish := func(count float64, args Args) {
@@ -202,7 +202,7 @@ func (o *Operation) classify(err error) (b ErrorFilterBehaviour) {
 	defer func() {
 		if v := recover(); v != nil {
 			b = EmitForAll
-			o.ctx.Log().Error(o.op.Name+": error filter panicked; reporting the error everywhere",
+			o.ctx.Logger().Error(o.op.Name+": error filter panicked; reporting the error everywhere",
 				log.String("panic", fmt.Sprint(v)), log.String("stack", string(debug.Stack())))
 		}
 	}()
@@ -245,7 +245,7 @@ func (o *Operation) finishLogger() log.Logger {
 	if l := o.closing.Load(); l != nil {
 		return *l
 	}
-	l := o.ctx.Log().AddCallerSkip(2)
+	l := o.ctx.Logger().AddCallerSkip(2)
 	o.closing.Store(&l)
 	return l
 }
