@@ -119,7 +119,7 @@ func TestOTelErrorHandlerLogsAgainAfterIntervalWithSuppressedCount(t *testing.T)
 		h.Handle(errors.New(exportErr)) // 1 logged, 999 suppressed
 	}
 	clock.Advance(9 * time.Second)
-	h.Handle(errors.New(exportErr)) // still within the interval: suppressed
+	h.Handle(errors.New(exportErr))     // still within the interval: suppressed
 	if n := len(exportLogs()); n != 1 { // exportLogs also clears them
 		t.Fatalf("%d lines within the interval, want 1", n)
 	}
