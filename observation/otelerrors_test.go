@@ -249,3 +249,23 @@ func TestInstallOTelErrorHandler(t *testing.T) {
 		t.Errorf("%d lines, want 1", n)
 	}
 }
+
+func ExampleNewOTelErrorHandler() {
+	reg := prometheus.NewRegistry()
+	// In a program: observation.InstallOTelErrorHandler(logger, reg), which
+	// also makes it OpenTelemetry's global error handler and logger.
+	h, err := observation.NewOTelErrorHandler(log.NoOp(), reg, time.Minute)
+	if err != nil {
+		panic(err)
+	}
+	for range 3 {
+		h.Handle(errors.New(`traces export: Post "http://collector:4318/v1/traces": connection refused`))
+	}
+	mfs, _ := reg.Gather()
+	for _, m := range mfs[0].GetMetric() {
+		if v := m.GetCounter().GetValue(); v > 0 {
+			fmt.Println(mfs[0].GetName(), m.GetLabel()[0].GetValue(), v)
+		}
+	}
+	// Output: routinely_otel_errors_total traces_export 3
+}
