@@ -94,3 +94,32 @@ func RoutineNames(namespace string) RoutineMetricNames {
 func (n RoutineMetricNames) All() []string {
 	return []string{n.HandlerDuration, n.HandlerErrors, n.HandlerPanics, n.HandlerInFlight, n.LastSuccess, n.Interval, n.Up, n.NextRun}
 }
+
+// The telemetry pipeline's own errors: what OpenTelemetry reports about
+// itself (an exporter that cannot reach its collector, a full queue), as
+// counted by observation.OTelErrorHandler. They are not errors of the host
+// service, but each one usually means spans were lost.
+const (
+	// OTelErrorsName names the counter of errors reported by OpenTelemetry
+	// through its global error handler or internal logger, labelled by
+	// OTelErrorKindLabel.
+	OTelErrorsName = "routinely_otel_errors_total"
+	// OTelErrorsHelp is the help text of OTelErrorsName.
+	OTelErrorsHelp = "Errors of the telemetry pipeline reported by OpenTelemetry (for example spans lost because the trace exporter cannot reach its collector), by kind."
+	// OTelErrorKindLabel is the label of OTelErrorsName holding one of the
+	// OTelErrorKind* values; the set is fixed, never taken from error text.
+	OTelErrorKindLabel = "kind"
+
+	// OTelErrorKindTracesExport marks a failed span export ("traces
+	// export: ..."): the spans of that batch are lost.
+	OTelErrorKindTracesExport = "traces_export"
+	// OTelErrorKindMetricsExport marks a failed metrics export.
+	OTelErrorKindMetricsExport = "metrics_export"
+	// OTelErrorKindLogsExport marks a failed logs export.
+	OTelErrorKindLogsExport = "logs_export"
+	// OTelErrorKindInternal marks an error OpenTelemetry wrote to its
+	// internal logger (otel.SetLogger) rather than to its error handler.
+	OTelErrorKindInternal = "internal"
+	// OTelErrorKindOther marks any other error given to the handler.
+	OTelErrorKindOther = "other"
+)

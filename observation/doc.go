@@ -81,4 +81,12 @@
 // A successful sync produces the span with status Unset, no error count and
 // a Debug line "indexer.sync". A sync whose context was cancelled is
 // reported like a success except that its Debug line carries the error.
+//
+// # OpenTelemetry's own errors
+//
+// OpenTelemetry prints its own failures (an exporter that cannot reach its
+// collector) to stderr as plain text. An [OTelErrorHandler], installed with
+// [InstallOTelErrorHandler] or by package tracing, logs them through
+// sourcegraph/log instead, at most once per kind per interval, and counts
+// every one in routinely_otel_errors_total{kind}.
 package observation

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/sourcegraph/log"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
@@ -123,6 +125,28 @@ type Config struct {
 	// Context plus W3C Baggage (otel.SetTextMapPropagator). Shutdown does not
 	// undo this; after Shutdown the global tracers become no-ops.
 	SetGlobal bool
+
+	// Logger receives OpenTelemetry's own errors, such as "traces export:
+	// ... connection refused" while the collector is down, rate-limited to
+	// one line per kind per minute (see observation.OTelErrorHandler). nil
+	// means the global sourcegraph/log logger, scoped "routinely.otel" and
+	// resolved lazily (silent before log.Init). Ignored when
+	// KeepErrorHandler is set.
+	Logger log.Logger
+
+	// Registerer is where [NewProvider] registers the counter of
+	// OpenTelemetry's own errors, routinely_otel_errors_total{kind}, which
+	// shows spans lost to a failing exporter. nil means
+	// prometheus.DefaultRegisterer. Ignored when KeepErrorHandler is set.
+	Registerer prometheus.Registerer
+
+	// KeepErrorHandler leaves OpenTelemetry's global error handler and
+	// internal logger as they are. By default [NewProvider] replaces them,
+	// whatever SetGlobal says, with an observation.OTelErrorHandler built
+	// from Logger and Registerer: the SDK reports export failures only
+	// through these process-wide globals, and OpenTelemetry's defaults
+	// print them to stderr as plain text, once per failed batch.
+	KeepErrorHandler bool
 }
 
 // ConfigFromEnv builds a Config from the standard OpenTelemetry environment

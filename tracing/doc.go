@@ -1,7 +1,8 @@
 // Package tracing sets up and shuts down an OpenTelemetry tracer provider
 // from a [Config] and the standard OTEL_* environment variables.
 //
-// It depends only on the OpenTelemetry API, SDK and exporters. Four
+// It depends on the OpenTelemetry API, SDK and exporters, and on package
+// observation for the handler of OpenTelemetry's own errors. Four
 // exporters are supported (see [Exporter]): none (tracing off, a no-op
 // provider), stdout (JSON lines, for debugging), OTLP over HTTP/protobuf and
 // OTLP over gRPC.
@@ -68,6 +69,18 @@
 //
 // Invalid configuration is reported by [ConfigFromEnv] and [NewProvider] as
 // an error naming the offending environment variable or Config field.
+//
+// # OpenTelemetry's own errors
+//
+// The SDK reports its failures — above all "traces export: ... connection
+// refused" for each batch of spans lost while the collector is down —
+// through OpenTelemetry's process-wide error handler and internal logger,
+// whose defaults print them to stderr as plain text, breaking JSON logs.
+// [NewProvider] (and so [Setup]) replaces both with an
+// observation.OTelErrorHandler: each error is counted in
+// routinely_otel_errors_total{kind} on [Config.Registerer] and logged
+// through sourcegraph/log to [Config.Logger], at most once per kind per
+// minute. [Config.KeepErrorHandler] leaves OpenTelemetry's handler alone.
 //
 // [Provider.Shutdown] flushes pending spans and releases the exporter; it is
 // idempotent and bounded by its context. [Provider.ForceFlush] exports

@@ -22,6 +22,8 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/routinely/routinely/observation"
 )
 
 // otlpHTTPTracesPath is the standard OTLP/HTTP path for traces.
@@ -69,8 +71,13 @@ type Provider struct {
 // is left running and the globals are untouched.
 //
 // If cfg.SetGlobal is true the provider is also installed globally; see
-// [Config.SetGlobal]. The caller must call [Provider.Shutdown] to flush
-// spans and release resources.
+// [Config.SetGlobal]. Unless cfg.KeepErrorHandler is set, OpenTelemetry's
+// global error handler and internal logger are replaced, whatever
+// cfg.SetGlobal says, so that export failures are logged through
+// sourcegraph/log (rate-limited) and counted in
+// routinely_otel_errors_total instead of printed to stderr; see
+// [Config.KeepErrorHandler]. The caller must call [Provider.Shutdown] to
+// flush spans and release resources.
 func NewProvider(ctx context.Context, cfg Config) (*Provider, error) {
 	return newProvider(ctx, cfg, os.LookupEnv)
 }
@@ -89,10 +96,12 @@ func newProvider(ctx context.Context, cfg Config, lookup func(string) (string, b
 
 	p := &Provider{shutdownDone: make(chan struct{})}
 	if kind == ExporterNone {
-		p.tp = noop.NewTracerProvider()
-		if cfg.SetGlobal {
-			setGlobal(p.tp)
+		errorHandler, err := newErrorHandler(cfg)
+		if err != nil {
+			return nil, err
 		}
+		p.tp = noop.NewTracerProvider()
+		installGlobals(cfg, p.tp, errorHandler)
 		return p, nil
 	}
 
@@ -110,6 +119,11 @@ func newProvider(ctx context.Context, cfg Config, lookup func(string) (string, b
 		sampler = s
 	}
 	res, err := newResource(cfg)
+	if err != nil {
+		return nil, err
+	}
+	// Last of the checks: it registers the error counter.
+	errorHandler, err := newErrorHandler(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -157,9 +171,7 @@ func newProvider(ctx context.Context, cfg Config, lookup func(string) (string, b
 		sdktrace.WithSpanProcessor(sp),
 	)
 	p.tp, p.sp, p.exp = p.sdk, sp, exp
-	if cfg.SetGlobal {
-		setGlobal(p.tp)
-	}
+	installGlobals(cfg, p.tp, errorHandler)
 	return p, nil
 }
 
@@ -261,6 +273,31 @@ func otlpGRPCOptions(cfg Config) ([]otlptracegrpc.Option, error) {
 	return opts, nil
 }
 
+// newErrorHandler returns the handler for OpenTelemetry's own errors that
+// cfg asks for, or nil if cfg.KeepErrorHandler is set.
+func newErrorHandler(cfg Config) (*observation.OTelErrorHandler, error) {
+	if cfg.KeepErrorHandler {
+		return nil, nil
+	}
+	h, err := observation.NewOTelErrorHandler(cfg.Logger, cfg.Registerer, 0)
+	if err != nil {
+		return nil, fmt.Errorf("tracing: invalid Config.Registerer: %w", err)
+	}
+	return h, nil
+}
+
+// installGlobals installs the OpenTelemetry globals a successful
+// NewProvider sets: the error handler unless the caller keeps its own (h is
+// nil then), and the tracer provider and propagator if cfg.SetGlobal.
+func installGlobals(cfg Config, tp trace.TracerProvider, h *observation.OTelErrorHandler) {
+	if h != nil {
+		h.Install()
+	}
+	if cfg.SetGlobal {
+		setGlobal(tp)
+	}
+}
+
 func setGlobal(tp trace.TracerProvider) {
 	otel.SetTracerProvider(tp)
 	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(
@@ -339,7 +376,11 @@ func (p *Provider) Shutdown(ctx context.Context) error {
 // Setup is the one-call setup for programs: it reads the environment with
 // [ConfigFromEnv], uses serviceName as [Config.ServiceName] unless
 // OTEL_SERVICE_NAME (or service.name in OTEL_RESOURCE_ATTRIBUTES) provides
-// one, sets [Config.SetGlobal], and calls [NewProvider].
+// one, sets [Config.SetGlobal], and calls [NewProvider]. OpenTelemetry's
+// own errors therefore go to the global sourcegraph/log logger and are
+// counted on prometheus.DefaultRegisterer; a program serving another
+// registry installs its own handler afterwards with
+// observation.InstallOTelErrorHandler.
 //
 // The returned shutdown function is [Provider.Shutdown]; call it before the
 // program exits to flush spans. It is never nil: on error it is a no-op, so

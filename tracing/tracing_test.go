@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -634,13 +635,18 @@ func TestShutdownConcurrent(t *testing.T) {
 	}
 }
 
-// saveGlobals restores the global tracer provider and propagator after the
-// test.
+// saveGlobals restores the global tracer provider, propagator and error
+// handler after the test.
 func saveGlobals(t *testing.T) {
-	tp, prop := otel.GetTracerProvider(), otel.GetTextMapPropagator()
+	tp, prop, eh := otel.GetTracerProvider(), otel.GetTextMapPropagator(), otel.GetErrorHandler()
 	t.Cleanup(func() {
 		otel.SetTracerProvider(tp)
 		otel.SetTextMapPropagator(prop)
+		// Setting OpenTelemetry's default handler while it is current
+		// prints a complaint.
+		if cur := otel.GetErrorHandler(); !reflect.TypeOf(cur).Comparable() || cur != eh {
+			otel.SetErrorHandler(eh)
+		}
 	})
 }
 

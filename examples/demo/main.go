@@ -140,6 +140,12 @@ func run(args []string, stdout, stderr *os.File) int {
 	// Logger and tracer provider nil: the routines use the global ones,
 	// set up above by log.Init and setupTracing.
 	obs := observation.NewContext(nil, nil, reg)
+	// OpenTelemetry's own errors (say, a collector that is down) are logged
+	// rate-limited and counted on this registry, not printed to stderr.
+	if _, err := observation.InstallOTelErrorHandler(nil, reg); err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", serviceName, err)
+		return 1
+	}
 
 	routines, err := newRoutines(ctx, obs, opts.scale)
 	if err != nil {
