@@ -69,7 +69,7 @@ type otelErrorKindState struct {
 // NewOTelErrorHandler returns a handler that logs to logger at most once per
 // kind per interval and counts every error in a counter registered with reg.
 //
-// A nil logger means [GlobalLogger] scoped "otel", resolved lazily: before
+// A nil logger means the global logger (as from Default().Logger()) scoped "otel", resolved lazily: before
 // log.Init the errors are counted but not logged. A nil reg means
 // prometheus.DefaultRegisterer. An interval of zero or less means
 // [DefaultOTelErrorInterval]. Registering the counter where it already is
@@ -77,7 +77,7 @@ type otelErrorKindState struct {
 // collector registered under its name is an error.
 func NewOTelErrorHandler(logger log.Logger, reg prometheus.Registerer, interval time.Duration) (*OTelErrorHandler, error) {
 	if logger == nil {
-		logger = GlobalLogger().Scoped("otel")
+		logger = globalLazy().Scoped("otel")
 	}
 	if interval <= 0 {
 		interval = DefaultOTelErrorInterval
