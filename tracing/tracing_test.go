@@ -610,14 +610,25 @@ func TestShutdownTwice(t *testing.T) {
 	}
 }
 
+// TestShutdownConcurrent ends a span that the batch processor holds
+// (nothing is exported before a flush), then shuts the provider down from
+// eight goroutines: every call succeeds and the span reaches the collector
+// exactly once.
 func TestShutdownConcurrent(t *testing.T) {
-	var buf bytes.Buffer
-	p, err := NewProvider(context.Background(), Config{Exporter: ExporterStdout, Writer: &buf, Sampler: sdktrace.AlwaysSample()})
+	srv, reqs := newCollector(t)
+	p, err := newProvider(context.Background(), Config{
+		Exporter: ExporterOTLPHTTP, Endpoint: srv.URL, Sampler: sdktrace.AlwaysSample(),
+	}, env{}.lookup)
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, span := p.TracerProvider().Tracer("test").Start(context.Background(), "concurrent")
 	span.End()
+	select {
+	case r := <-reqs:
+		t.Fatalf("span exported before Shutdown (%q): the test would prove nothing", r.body)
+	default:
+	}
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
 	for range 8 {
@@ -630,8 +641,13 @@ func TestShutdownConcurrent(t *testing.T) {
 			t.Errorf("Shutdown: %v", err)
 		}
 	}
-	if !strings.Contains(buf.String(), `"Name":"concurrent"`) {
-		t.Errorf("span missing from output:\n%s", buf.String())
+	if r := receive(t, reqs); !bytes.Contains(r.body, []byte("concurrent")) {
+		t.Errorf("Shutdown did not flush the pending span: %q", r.body)
+	}
+	select {
+	case r := <-reqs:
+		t.Errorf("a second export after concurrent Shutdowns: %q", r.body)
+	default:
 	}
 }
 
