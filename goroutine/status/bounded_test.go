@@ -32,7 +32,7 @@ func TestPageStaysSmallWhateverHandlersReturn(t *testing.T) {
 		synctest.Wait()
 		r.Stop()
 
-		page := status.Handler(r)
+		page := status.NewPage(r)
 		for _, target := range []string{"/", "/?format=json"} {
 			resp := get(t, page, target)
 			body, _ := io.ReadAll(resp.Body)
@@ -58,12 +58,12 @@ func TestPageShowsCanceledRuns(t *testing.T) {
 		synctest.Wait()
 		r.Stop()
 
-		rep := status.Handler(r).Report()
+		rep := status.NewPage(r).Report()
 		got := rep.Routines[0]
 		if got.Canceled != 1 || got.Runs() != 1 || got.Successes != 0 || got.LastRun.Outcome != goroutine.OutcomeCanceled {
 			t.Errorf("routine = %+v, want one canceled run", got)
 		}
-		resp := get(t, status.Handler(r), "/")
+		resp := get(t, status.NewPage(r), "/")
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		if !strings.Contains(string(body), `<span class="outcome-canceled">1 canceled</span>`) {

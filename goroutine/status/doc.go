@@ -13,7 +13,7 @@
 // Mount it on any http.ServeMux:
 //
 //	janitor := goroutine.NewPeriodicGoroutine(ctx, time.Minute, h, goroutine.WithName("janitor"))
-//	mux.Handle("/debug/routines", status.Handler(janitor))
+//	mux.Handle("/debug/routines", status.NewPage(janitor))
 //
 // or build a Page and add routines as they are created:
 //

@@ -16,7 +16,7 @@ import (
 )
 
 // Mount the status page of a routine on a ServeMux, then read it as JSON.
-func ExampleHandler() {
+func ExampleNewPage() {
 	ctx := context.Background()
 	janitor := goroutine.NewPeriodicGoroutine(ctx, time.Minute,
 		goroutine.HandlerFunc(func(ctx context.Context) error { return nil }),
@@ -29,7 +29,7 @@ func ExampleHandler() {
 	defer janitor.Stop()
 
 	mux := http.NewServeMux()
-	mux.Handle("/debug/routines", status.Handler(janitor))
+	mux.Handle("/debug/routines", status.NewPage(janitor))
 
 	rec := httptest.NewRecorder()
 	mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/debug/routines?format=json", nil))

@@ -23,7 +23,7 @@ func FuzzPageEscapesFreeText(f *testing.F) {
 			Interval: time.Second, Errors: 1, LastError: errText, LastErrorAt: t0,
 			Recent: []goroutine.Run{{Invocation: 1, Started: t0, Duration: time.Millisecond, Outcome: goroutine.OutcomeError, Error: errText}},
 		}}
-		page := status.Handler(src)
+		page := status.NewPage(src)
 
 		resp := get(t, page, "/")
 		body, _ := io.ReadAll(resp.Body)

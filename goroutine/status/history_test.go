@@ -52,7 +52,7 @@ func TestHistoryStaysBoundedUnderConcurrency(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		page := status.Handler(r)
+		page := status.NewPage(r)
 
 		done := make(chan struct{})
 		var readers sync.WaitGroup

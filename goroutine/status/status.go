@@ -26,8 +26,8 @@ type Page struct {
 	sources []Source
 }
 
-// Handler returns a Page showing sources.
-func Handler(sources ...Source) *Page {
+// NewPage returns a Page showing sources, an http.Handler.
+func NewPage(sources ...Source) *Page {
 	p := &Page{}
 	p.Add(sources...)
 	return p

@@ -88,7 +88,7 @@ func body(t *testing.T, resp *http.Response) string {
 }
 
 func TestHTMLEscapesEveryFreeTextField(t *testing.T) {
-	resp := get(t, status.Handler(hostile()), "/debug/routines")
+	resp := get(t, status.NewPage(hostile()), "/debug/routines")
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("status %d, want 200", resp.StatusCode)
 	}
@@ -111,7 +111,7 @@ func TestHTMLShowsEachRoutine(t *testing.T) {
 	src := hostile()
 	src.status.Name, src.status.Description = "syncer", "Pulls accounts"
 	other := &fakeSource{status: goroutine.Status{Name: "janitor", State: goroutine.StateNotStarted, Interval: time.Minute}}
-	page := body(t, get(t, status.Handler(src, other), "/debug/routines"))
+	page := body(t, get(t, status.NewPage(src, other), "/debug/routines"))
 
 	for _, want := range []string{
 		`data-routine="syncer"`, `<strong>syncer</strong>`, `Pulls accounts`,
@@ -140,7 +140,7 @@ func TestHTMLShowsEachRoutine(t *testing.T) {
 func TestJSONShape(t *testing.T) {
 	src := hostile()
 	empty := &fakeSource{status: goroutine.Status{Name: "fresh", State: goroutine.StateNotStarted, Interval: 2 * time.Second}}
-	resp := get(t, status.Handler(src, empty), "/debug/routines?format=json")
+	resp := get(t, status.NewPage(src, empty), "/debug/routines?format=json")
 	if ct := resp.Header.Get("Content-Type"); ct != "application/json; charset=utf-8" {
 		t.Errorf("Content-Type %q, want application/json; charset=utf-8", ct)
 	}
@@ -215,7 +215,7 @@ func TestJSONShape(t *testing.T) {
 
 func TestReadOnly(t *testing.T) {
 	src := hostile()
-	h := status.Handler(src)
+	h := status.NewPage(src)
 	for _, method := range []string{http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions} {
 		resp := do(t, h, method, "/debug/routines")
 		if resp.StatusCode != http.StatusMethodNotAllowed {
@@ -239,7 +239,7 @@ func TestReadOnly(t *testing.T) {
 }
 
 func TestSecurityHeaders(t *testing.T) {
-	resp := get(t, status.Handler(hostile()), "/debug/routines")
+	resp := get(t, status.NewPage(hostile()), "/debug/routines")
 	for header, want := range map[string]string{
 		"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
 		"X-Content-Type-Options":  "nosniff",
@@ -252,7 +252,7 @@ func TestSecurityHeaders(t *testing.T) {
 }
 
 func TestQueryParameters(t *testing.T) {
-	h := status.Handler(hostile())
+	h := status.NewPage(hostile())
 	for _, tc := range []struct {
 		target      string
 		code        int
@@ -302,7 +302,7 @@ func TestRunningRoutineShowsSince(t *testing.T) {
 		since := time.Now().Add(-150 * time.Second)
 		running := &fakeSource{status: goroutine.Status{Name: "slow", State: goroutine.StateRunning, Interval: time.Second, RunningSince: since}}
 		idle := &fakeSource{status: goroutine.Status{Name: "idle", State: goroutine.StateIdle, Interval: time.Second}}
-		page := status.Handler(running, idle)
+		page := status.NewPage(running, idle)
 
 		var doc struct {
 			Routines []struct {
