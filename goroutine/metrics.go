@@ -11,9 +11,6 @@ import (
 	"github.com/routinely/routinely/metrics"
 )
 
-// durationBuckets cover handlers from a millisecond to ten minutes.
-var durationBuckets = []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600}
-
 // routineMetrics are the series of one routine, resolved once at
 // construction so an invocation never hashes label values.
 type routineMetrics struct {
@@ -170,47 +167,40 @@ func newRoutineMetrics(reg prometheus.Registerer, namespace, routine string) (*r
 // the identical ones already registered there (metrics.Register), so every
 // routine of a registry and namespace shares one set.
 func registerCollectors(reg prometheus.Registerer, namespace string) (*collectors, error) {
-	n := metrics.RoutineNames(namespace)
-	labels := []string{metrics.RoutineLabel}
-
-	duration, err1 := metrics.Register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name:    n.HandlerDuration,
-		Help:    "Time in seconds each handler invocation of a routine took, by outcome (success, error, panic, canceled).",
-		Buckets: durationBuckets,
-	}, []string{metrics.RoutineLabel, metrics.OutcomeLabel}))
-	errs, err2 := metrics.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: n.HandlerErrors,
-		Help: "Handler invocations of a routine that returned an error or panicked.",
-	}, labels))
-	panics, err3 := metrics.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: n.HandlerPanics,
-		Help: "Panics recovered in a routine's handler or its callbacks (a handler's runtime.Goexit counts too).",
-	}, labels))
-	inFlight, err4 := metrics.Register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: n.HandlerInFlight,
-		Help: "Handler invocations of a routine running now.",
-	}, labels))
-	lastSuccess, err5 := metrics.Register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: n.LastSuccess,
-		Help: "Unix time in seconds at which the last successful handler invocation of a routine ended.",
-	}, labels))
-	interval, err6 := metrics.Register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: n.Interval,
-		Help: "Configured interval in seconds between handler invocations of a routine.",
-	}, labels))
-	up, err7 := metrics.Register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: n.Up,
-		Help: "1 while a routine is started, 0 once it has stopped.",
-	}, labels))
-	nextRun, err8 := metrics.Register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: n.NextRun,
-		Help: "Unix time in seconds at which a routine's next handler invocation is due; it stays put while that invocation runs.",
-	}, labels))
-	if err := errors.Join(err1, err2, err3, err4, err5, err6, err7, err8); err != nil {
+	var errs []error
+	histogram := func(m metrics.RoutineMetric) *prometheus.HistogramVec {
+		v, err := metrics.Register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: m.Name(namespace), Help: m.Help, Buckets: m.Buckets,
+		}, m.Labels))
+		errs = append(errs, err)
+		return v
+	}
+	counter := func(m metrics.RoutineMetric) *prometheus.CounterVec {
+		v, err := metrics.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: m.Name(namespace), Help: m.Help,
+		}, m.Labels))
+		errs = append(errs, err)
+		return v
+	}
+	gauge := func(m metrics.RoutineMetric) *prometheus.GaugeVec {
+		v, err := metrics.Register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: m.Name(namespace), Help: m.Help,
+		}, m.Labels))
+		errs = append(errs, err)
+		return v
+	}
+	c := &collectors{
+		duration:    histogram(metrics.RoutineHandlerDuration),
+		errors:      counter(metrics.RoutineHandlerErrors),
+		panics:      counter(metrics.RoutineHandlerPanics),
+		inFlight:    gauge(metrics.RoutineHandlerInFlight),
+		lastSuccess: gauge(metrics.RoutineLastSuccess),
+		interval:    gauge(metrics.RoutineInterval),
+		up:          gauge(metrics.RoutineUp),
+		nextRun:     gauge(metrics.RoutineNextRun),
+	}
+	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	return &collectors{
-		duration: duration, errors: errs, panics: panics,
-		inFlight: inFlight, lastSuccess: lastSuccess, interval: interval, up: up, nextRun: nextRun,
-	}, nil
+	return c, nil
 }

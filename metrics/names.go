@@ -73,19 +73,15 @@ type RoutineMetricNames struct {
 // RoutineNames returns the full metric names for namespace; an empty
 // namespace means DefaultRoutineNamespace.
 func RoutineNames(namespace string) RoutineMetricNames {
-	if namespace == "" {
-		namespace = DefaultRoutineNamespace
-	}
-	n := func(suffix string) string { return namespace + "_" + suffix }
 	return RoutineMetricNames{
-		HandlerDuration: n(RoutineHandlerDurationSuffix),
-		HandlerErrors:   n(RoutineHandlerErrorsSuffix),
-		HandlerPanics:   n(RoutineHandlerPanicsSuffix),
-		HandlerInFlight: n(RoutineHandlerInFlightSuffix),
-		LastSuccess:     n(RoutineLastSuccessSuffix),
-		Interval:        n(RoutineIntervalSuffix),
-		Up:              n(RoutineUpSuffix),
-		NextRun:         n(RoutineNextRunSuffix),
+		HandlerDuration: RoutineHandlerDuration.Name(namespace),
+		HandlerErrors:   RoutineHandlerErrors.Name(namespace),
+		HandlerPanics:   RoutineHandlerPanics.Name(namespace),
+		HandlerInFlight: RoutineHandlerInFlight.Name(namespace),
+		LastSuccess:     RoutineLastSuccess.Name(namespace),
+		Interval:        RoutineInterval.Name(namespace),
+		Up:              RoutineUp.Name(namespace),
+		NextRun:         RoutineNextRun.Name(namespace),
 	}
 }
 

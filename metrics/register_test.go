@@ -129,3 +129,24 @@ default_total 1
 		t.Errorf("nil registerer did not register with prometheus.DefaultRegisterer: %v", err)
 	}
 }
+
+// TestRoutineMetricsAreTheNamedContract checks that the definitions and
+// the names describe the same metrics, in the same order.
+func TestRoutineMetricsAreTheNamedContract(t *testing.T) {
+	defs := metrics.RoutineMetrics()
+	names := metrics.RoutineNames("svc").All()
+	if len(defs) != len(names) {
+		t.Fatalf("%d definitions, %d names", len(defs), len(names))
+	}
+	for i, d := range defs {
+		if got := d.Name("svc"); got != names[i] {
+			t.Errorf("definition %d is %s, want %s", i, got, names[i])
+		}
+		if d.Help == "" || d.Labels[0] != metrics.RoutineLabel {
+			t.Errorf("%s: help %q, labels %v: want a help text and the routine label first", d.Suffix, d.Help, d.Labels)
+		}
+		if (d.Type == metrics.Histogram) != (len(d.Buckets) > 0) {
+			t.Errorf("%s: a %s with buckets %v", d.Suffix, d.Type, d.Buckets)
+		}
+	}
+}

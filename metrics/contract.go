@@ -1,0 +1,89 @@
+package metrics
+
+import "slices"
+
+// MetricType is the Prometheus type of a metric of the contract.
+type MetricType string
+
+// The metric types the contract uses, as Prometheus' # TYPE line names them.
+const (
+	Counter   MetricType = "counter"
+	Gauge     MetricType = "gauge"
+	Histogram MetricType = "histogram"
+)
+
+// RoutineMetric defines one metric of the routine contract: what package
+// goroutine registers, what the dashboards query and what the tests check
+// the exposition against. Each is defined once, below, next to its name.
+type RoutineMetric struct {
+	// Suffix is the name after the namespace (RoutineHandlerDurationSuffix…).
+	Suffix string
+	Type   MetricType
+	Help   string
+	// Labels are the label names, routine first.
+	Labels []string
+	// Buckets are a histogram's upper bounds in seconds, nil otherwise.
+	Buckets []float64
+}
+
+// Name returns the metric's full name in namespace; "" means
+// DefaultRoutineNamespace.
+func (m RoutineMetric) Name(namespace string) string {
+	if namespace == "" {
+		namespace = DefaultRoutineNamespace
+	}
+	return namespace + "_" + m.Suffix
+}
+
+// handlerDurationBuckets cover handlers from a millisecond to ten minutes.
+var handlerDurationBuckets = []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600}
+
+var routineLabels = []string{RoutineLabel}
+
+// The routine metric contract, one definition per metric.
+var (
+	RoutineHandlerDuration = RoutineMetric{
+		Suffix: RoutineHandlerDurationSuffix, Type: Histogram,
+		Help:    "Time in seconds each handler invocation of a routine took, by outcome (success, error, panic, canceled).",
+		Labels:  []string{RoutineLabel, OutcomeLabel},
+		Buckets: handlerDurationBuckets,
+	}
+	RoutineHandlerErrors = RoutineMetric{
+		Suffix: RoutineHandlerErrorsSuffix, Type: Counter, Labels: routineLabels,
+		Help: "Handler invocations of a routine that returned an error or panicked.",
+	}
+	RoutineHandlerPanics = RoutineMetric{
+		Suffix: RoutineHandlerPanicsSuffix, Type: Counter, Labels: routineLabels,
+		Help: "Panics recovered in a routine's handler or its callbacks (a handler's runtime.Goexit counts too).",
+	}
+	RoutineHandlerInFlight = RoutineMetric{
+		Suffix: RoutineHandlerInFlightSuffix, Type: Gauge, Labels: routineLabels,
+		Help: "Handler invocations of a routine running now.",
+	}
+	RoutineLastSuccess = RoutineMetric{
+		Suffix: RoutineLastSuccessSuffix, Type: Gauge, Labels: routineLabels,
+		Help: "Unix time in seconds at which the last successful handler invocation of a routine ended.",
+	}
+	RoutineInterval = RoutineMetric{
+		Suffix: RoutineIntervalSuffix, Type: Gauge, Labels: routineLabels,
+		Help: "Configured interval in seconds between handler invocations of a routine.",
+	}
+	RoutineUp = RoutineMetric{
+		Suffix: RoutineUpSuffix, Type: Gauge, Labels: routineLabels,
+		Help: "1 while a routine is started, 0 once it has stopped.",
+	}
+	RoutineNextRun = RoutineMetric{
+		Suffix: RoutineNextRunSuffix, Type: Gauge, Labels: routineLabels,
+		Help: "Unix time in seconds at which a routine's next handler invocation is due; it stays put while that invocation runs.",
+	}
+)
+
+// RoutineMetrics returns the contract's metrics in a fixed order:
+// duration, errors, panics, in-flight, last success, interval, up, next
+// run (the order of RoutineMetricNames.All).
+func RoutineMetrics() []RoutineMetric {
+	return slices.Clone([]RoutineMetric{
+		RoutineHandlerDuration, RoutineHandlerErrors, RoutineHandlerPanics, RoutineHandlerInFlight,
+		RoutineLastSuccess, RoutineInterval, RoutineUp, RoutineNextRun,
+	})
+}
