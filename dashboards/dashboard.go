@@ -41,13 +41,13 @@ const (
 	panelStall       = "Time past due, in intervals"
 	panelPanics      = "Panics in time range"
 
-	panelRoutineOutcomes     = "Invocations by outcome"
-	panelRoutineErrorRatio   = "Error ratio by alert window"
-	panelRoutineDuration     = "Duration quantiles"
-	panelRoutinePastDue      = "Time past due"
-	panelRoutineUp           = "Up"
-	panelRoutineInFlight     = "In flight"
-	panelRoutineFailures     = "Errors and panics in time range"
+	panelRoutineOutcomes   = "Invocations by outcome"
+	panelRoutineErrorRatio = "Error ratio by alert window"
+	panelRoutineDuration   = "Duration quantiles"
+	panelRoutinePastDue    = "Time past due"
+	panelRoutineUp         = "Up"
+	panelRoutineInFlight   = "In flight"
+	panelRoutineFailures   = "Errors and panics in time range"
 )
 
 // quantiles of the duration panels.
