@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/prometheus/common/model"
+
+	"github.com/routinely/routinely/metrics"
 )
 
 // alertSpec is one alert: its rule and its runbook section, written side
@@ -42,9 +44,11 @@ func alertSpecs(c config, n names) []alertSpec {
 				where, w.long, formatFloat(w.factor), budget, w.short, w.budget),
 			meaning: fmt.Sprintf("More than %s of the routine's handler invocations fail, %s × its error budget of %s, "+
 				"measured over %s and confirmed over the last %s so the alert resolves soon after the failures stop. "+
-				"Errors counted are the handler's non-filtered errors and its panics (`%s`), divided by all invocations (`%s`). "+
+				"Errors counted are the handler's non-filtered errors and its panics (`%s`), divided by the invocations that succeeded, failed or panicked (`%s{%s!=%q}`). "+
+				"Invocations cut short because the routine was stopped (outcome `%s`: Stop, shutdown) are neither a success nor a failure and count on neither side, "+
+				"so stopping a routine, however often, never fires this alert, and a routine whose only runs were canceled has no ratio. "+
 				"At this burn rate a 30-day error budget lasts %s.",
-				percent(w.factor*c.errorBudget), formatFloat(w.factor), budget, w.long, w.short, n.HandlerErrors, n.durationCount(), w.budget),
+				percent(w.factor*c.errorBudget), formatFloat(w.factor), budget, w.long, w.short, n.HandlerErrors, n.durationCount(), metrics.OutcomeLabel, metrics.OutcomeCanceled, metrics.OutcomeCanceled, w.budget),
 			investigate: []string{
 				fmt.Sprintf("Open the **Routines** dashboard, pick the job, instance and routine from the alert's labels and look at the routine's row: **%s** shows every window the alerts use, **%s** whether every run fails or only some.", panelRoutineErrorRatio, panelRoutineOutcomes),
 				"Read the service's logs for the routine: every failed invocation logs one line at Error level with the routine name, the error, the duration and the trace id.",
@@ -54,7 +58,7 @@ func alertSpecs(c config, n names) []alertSpec {
 			act: []string{
 				"If a dependency (database, API, queue) is down or refuses the routine's calls, fix or wait for that dependency; the routine retries on its own at its interval (with backoff when configured).",
 				"If a deploy started the failures, roll it back.",
-				"If the errors are expected and harmless (for example a context cancelled on shutdown or a not-found the handler can ignore), filter them with `goroutine.WithErrorFilter` so they stop counting, rather than silencing the alert.",
+				"If the errors are expected and harmless (for example a not-found the handler can ignore), filter them with `goroutine.WithErrorFilter` so they stop counting, rather than silencing the alert.",
 				"The alert resolves by itself once the short window is clean again.",
 			},
 		})
@@ -64,29 +68,34 @@ func alertSpecs(c config, n names) []alertSpec {
 		alertSpec{
 			name:     AlertStalled,
 			severity: "critical",
-			expr:     fmt.Sprintf("%s > %d\nand\n%s == 1", n.stallRatio(), stallIntervals, n.Up),
+			expr:     fmt.Sprintf("%s > %d\nand on (%s)\n%s == 1", n.overdueRatio(), stallIntervals, targetLabels, n.Up),
 			pending:  5 * time.Minute,
-			summary:  "Routine {{ $labels.routine }} has not succeeded for {{ $value | printf \"%.1f\" }} intervals.",
-			description: fmt.Sprintf("The last successful invocation of routine %s ended {{ $value | printf \"%%.1f\" }} intervals ago, "+
-				"more than %d × its interval (%s), while the routine is running. "+
-				"Its handler keeps failing, hangs, or is not scheduled. A routine that has not succeeded since its process started counts from 1970, which shows as a huge number of intervals.",
+			summary:  "Routine {{ $labels.routine }} has a run {{ $value | printf \"%.1f\" }} intervals overdue.",
+			description: fmt.Sprintf("An invocation of routine %s was due {{ $value | printf \"%%.1f\" }} intervals ago, "+
+				"more than %d × its interval (%s), and has not finished, or not even started, while the routine is running: "+
+				"its handler hangs, or one of its loops is dead. A routine that fails and backs off does not fire this alert: the error-ratio alerts report it.",
 				where, stallIntervals, n.Interval),
-			meaning: fmt.Sprintf("The routine is started (`%s` is 1) but its last successful invocation (`%s`) is older than %d times its own interval (`%s`), "+
+			meaning: fmt.Sprintf("The routine is started (`%s` is 1) but did not run when due: the time its next invocation is due (`%s`) is more than %d times its own interval (`%s`) in the past, "+
 				"so the threshold scales with each routine: 6 minutes for a routine every 2 minutes, 3 hours for an hourly one. "+
-				"The age is taken at the scrape that reported it, so a routine that runs more often than Prometheus scrapes does not look late. "+
-				"Either every run since then failed, or a run hangs (a routine runs one invocation at a time unless it has `WithConcurrency`), or the routine's schedule is blocked. "+
-				"A routine that has never succeeded since its process started counts as stalled from its start: its last-success timestamp is 0.",
-				n.Up, n.LastSuccess, stallIntervals, n.Interval),
+				"While an invocation runs, the gauge keeps that invocation's due time, so it falls behind when a run hangs (a routine runs one invocation at a time unless it has `WithConcurrency`, and with it the earliest of its loops counts), "+
+				"and when a loop is dead or its schedule blocked. "+
+				"A run that takes longer than %d intervals by design counts as hung too. "+
+				"The lateness is taken at the scrape that reported the due time, so a routine that runs more often than Prometheus scrapes does not look late. "+
+				"This alert is about runs that do not happen, not about runs that fail: a failing routine that backs off has its next run in the future and never fires it, "+
+				"and one that keeps failing on schedule does not either. Failures are the error-ratio alerts' job (`%s`, `%s`). "+
+				"A routine not started yet (`%s` is 0) or stopped (`%s` is 0) does not fire it.",
+				n.Up, n.NextRun, stallIntervals, n.Interval, stallIntervals, AlertErrorRatioFastBurn, AlertErrorRatioSlowBurn, n.NextRun, n.Up),
 			investigate: []string{
-				fmt.Sprintf("On the **Routines** dashboard, **%s** shows how many intervals each routine is behind; the routine's row shows **%s** against its stall threshold.", panelStall, panelRoutineSinceSuccess),
-				fmt.Sprintf("If **%s** of the routine is 1 and stays 1, a run is hanging: take a goroutine dump (`/debug/pprof/goroutine?debug=2` when the service serves pprof) and look for the handler's stack.", panelRoutineInFlight),
-				fmt.Sprintf("If runs happen but fail, **%s** is high too: follow the error-ratio runbook sections.", panelRoutineErrorRatio),
-				fmt.Sprintf("If no runs happen at all (**%s** is flat at 0), check the routine's configured interval and initial delay, and whether the process is overloaded.", panelRoutineOutcomes),
+				fmt.Sprintf("On the **Routines** dashboard, **%s** shows how many intervals late each routine is; the routine's row shows **%s** against its stall threshold.", panelStall, panelRoutinePastDue),
+				fmt.Sprintf("If **%s** of the routine is 1 (or its concurrency) and stays there, a run is hanging: take a goroutine dump (`/debug/pprof/goroutine?debug=2` when the service serves pprof) and look for the handler's stack.", panelRoutineInFlight),
+				fmt.Sprintf("If **%s** is 0 while the routine is late, no run is in progress and none starts: the loop is dead or blocked. Read the service's logs for the routine's last invocation and any recovered panic in its callbacks (interval function, error handler).", panelRoutineInFlight),
+				fmt.Sprintf("**%s** shows when the last run finished: a flat line since the alert began confirms no run completes.", panelRoutineOutcomes),
 			},
 			act: []string{
 				"A hanging handler: give it a per-invocation timeout (`goroutine.WithTimeout`) and make it honour its context; restart the process to unblock it now.",
-				"Failing runs: fix the cause as for the error-ratio alerts.",
-				"A routine whose first success comes late by design (a long `goroutine.WithInitialDelay`, a first run much longer than its interval) fires this after each start, as it has no success to count from yet: shorten the delay, or silence the alert for that routine during deploys.",
+				"A run that is long by design: give the routine an interval longer than a third of its longest run, or a timeout, so that a normal run is not taken for a hang.",
+				"A dead or blocked loop: restart the process, and file a bug with the goroutine dump.",
+				"If the routine fails rather than hangs, this is not the alert for it: follow the error-ratio sections.",
 			},
 		},
 		alertSpec{

@@ -38,23 +38,23 @@ const (
 	panelErrorRatio  = "Error ratio (5m)"
 	panelDuration    = "Duration p50 / p90 / p99"
 	panelInFlight    = "In-flight invocations"
-	panelStall       = "Time since last success, in intervals"
+	panelStall       = "Time past due, in intervals"
 	panelPanics      = "Panics in time range"
 
-	panelRoutineOutcomes     = "Invocations by outcome"
-	panelRoutineErrorRatio   = "Error ratio by alert window"
-	panelRoutineDuration     = "Duration quantiles"
-	panelRoutineSinceSuccess = "Time since last success"
-	panelRoutineUp           = "Up"
-	panelRoutineInFlight     = "In flight"
-	panelRoutineFailures     = "Errors and panics in time range"
+	panelRoutineOutcomes   = "Invocations by outcome"
+	panelRoutineErrorRatio = "Error ratio by alert window"
+	panelRoutineDuration   = "Duration quantiles"
+	panelRoutinePastDue    = "Time past due"
+	panelRoutineUp         = "Up"
+	panelRoutineInFlight   = "In flight"
+	panelRoutineFailures   = "Errors and panics in time range"
 )
 
 // quantiles of the duration panels.
 var quantiles = []float64{0.5, 0.9, 0.99}
 
-// stallDisplayCap bounds the stall panel so a routine that never succeeded
-// (its last-success timestamp is 0) does not flatten every other line.
+// stallDisplayCap bounds the stall panel so a routine hung for hours does
+// not flatten every other line.
 const stallDisplayCap = 10
 
 // Dashboard returns the Grafana dashboard for routines, importable into
@@ -64,11 +64,11 @@ const stallDisplayCap = 10
 // instance and routine, each multi-select with "All", each limited by the
 // ones before it. An Overview row shows every selected routine together:
 // invocations per second, error ratio, p50/p90/p99 duration, in-flight
-// invocations, time since the last success in intervals, and panics. A row
+// invocations, how late the next run is in intervals, and panics. A row
 // per routine, repeated over the routine variable, shows that routine
-// alone. Every panel has a unit, thresholds and a description; the panels
-// on error ratio and time since last success read the recording rules of
-// AlertRules, so load those rules too.
+// alone, its invocations by outcome (canceled ones included). Every panel
+// has a unit, thresholds and a description; the panels on error ratio and
+// lateness read the recording rules of AlertRules, so load those rules too.
 func Dashboard(opts ...Option) (dashboard.Dashboard, error) {
 	c, err := newConfig(opts)
 	if err != nil {
@@ -310,14 +310,14 @@ func (b *panels) overview() []cog.Builder[dashboard.Panel] {
 	return []cog.Builder[dashboard.Panel]{
 		b.timeseries(panelSpec{
 			title: panelInvocations,
-			description: "Handler invocations per second of each selected routine, whatever their outcome, summed over instances. " +
+			description: "Handler invocations per second of each selected routine, whatever their outcome (canceled runs included), summed over instances. " +
 				"A periodic routine runs about once per interval, so this is roughly 1/interval per instance; a flat zero means the routine is not running.",
 			unit: units.OpsPerSecond, width: 8, height: 8, thresholds: thresholds("green"), min: cog.ToPtr(0.0),
 			queries: []query{{expr: fmt.Sprintf("sum by (%s) (rate(%s[$__rate_interval]))", metrics.RoutineLabel, sel(n.durationCount())), legend: legend}},
 		}),
 		b.timeseries(panelSpec{
 			title: panelErrorRatio,
-			description: fmt.Sprintf("Share of invocations over the last 5m that returned an error or panicked, for the worst instance of each routine (alerts fire per instance). "+
+			description: fmt.Sprintf("Share of invocations over the last 5m that returned an error or panicked, among those that succeeded, failed or panicked (runs canceled by a stop are left out), for the worst instance of each routine (alerts fire per instance). "+
 				"Dashed lines: the slow-burn (orange, %s) and fast-burn (red, %s) thresholds of the error-ratio alerts, multiples of the %s error budget. "+
 				"Reads the recording rules from alerts.yml.", percent(burnWindows[1].factor*b.budget), percent(burnWindows[0].factor*b.budget), percent(b.budget)),
 			unit: units.PercentUnit, width: 8, height: 8, thresholds: b.burnThresholds(), showThresholds: true, min: cog.ToPtr(0.0), max: cog.ToPtr(1.0),
@@ -339,13 +339,13 @@ func (b *panels) overview() []cog.Builder[dashboard.Panel] {
 		}),
 		b.timeseries(panelSpec{
 			title: panelStall,
-			description: fmt.Sprintf("Time since each routine's last successful invocation as of its last scrape, divided by its interval, for its worst instance: about 1 or less for a healthy routine. "+
-				"RoutineStalled fires above %d (red line). Shown up to %d: a routine that never succeeded since its process started sits at the cap. "+
-				"Reads the recording rule from alerts.yml.", stallIntervals, stallDisplayCap),
+			description: fmt.Sprintf("How long ago each routine's next invocation was due, as of its last scrape, divided by its interval, for its worst instance: 0 for a routine on schedule (a little above while a run is in progress). "+
+				"It grows while a handler hangs or a loop is dead; RoutineStalled fires above %d (red line). A routine that fails and backs off is not late, its next run is in the future: it shows as 0 here and on the error-ratio panel instead. "+
+				"Shown from 0 up to %d. Reads the recording rule from alerts.yml.", stallIntervals, stallDisplayCap),
 			unit: "suffix:× interval", width: 12, height: 8,
 			thresholds:     thresholds("green", step{value: 2, color: "orange"}, step{value: stallIntervals, color: "red"}),
 			showThresholds: true, min: cog.ToPtr(0.0),
-			queries: []query{{expr: fmt.Sprintf("clamp_max(max by (%s) (%s), %d)", metrics.RoutineLabel, sel(n.stallRatio()), stallDisplayCap), legend: legend}},
+			queries: []query{{expr: fmt.Sprintf("clamp(max by (%s) (%s), 0, %d)", metrics.RoutineLabel, sel(n.overdueRatio()), stallDisplayCap), legend: legend}},
 		}),
 		b.stat(panelSpec{
 			title: panelPanics,
@@ -375,8 +375,9 @@ func (b *panels) perRoutine() []cog.Builder[dashboard.Panel] {
 	return []cog.Builder[dashboard.Panel]{
 		b.timeseries(panelSpec{
 			title: panelRoutineOutcomes,
-			description: fmt.Sprintf("Invocations per second of this routine by outcome (%s, %s, %s), stacked, summed over instances.",
-				metrics.OutcomeSuccess, metrics.OutcomeError, metrics.OutcomePanic),
+			description: fmt.Sprintf("Invocations per second of this routine by outcome (%s, %s, %s, %s), stacked, summed over instances. "+
+				"Runs with outcome %s were cut short because the routine was stopped (Stop, shutdown): neither a success nor a failure, they do not count in the error ratio.",
+				metrics.OutcomeSuccess, metrics.OutcomeError, metrics.OutcomePanic, metrics.OutcomeCanceled, metrics.OutcomeCanceled),
 			unit: units.OpsPerSecond, width: 8, height: 8, thresholds: thresholds("green"), stacked: true, min: cog.ToPtr(0.0),
 			queries: []query{{expr: fmt.Sprintf("sum by (%s) (rate(%s[$__rate_interval]))", metrics.OutcomeLabel, sel(n.durationCount())), legend: "{{" + metrics.OutcomeLabel + "}}"}},
 		}),
@@ -395,13 +396,17 @@ func (b *panels) perRoutine() []cog.Builder[dashboard.Panel] {
 			queries: durations,
 		}),
 		b.timeseries(panelSpec{
-			title: panelRoutineSinceSuccess,
-			description: fmt.Sprintf("Seconds since the last successful invocation on each instance as of its last scrape, against the stall threshold of %d × the routine's interval: "+
-				"RoutineStalled fires when a line stays above its threshold. Instances where the routine never succeeded are not drawn.", stallIntervals),
-			unit: units.Seconds, width: 12, height: 8, thresholds: thresholds("green"), min: cog.ToPtr(0.0),
+			title: panelRoutinePastDue,
+			description: fmt.Sprintf("Per instance, as of its last scrape: seconds since the routine's next invocation was due, against the stall threshold of %d × the routine's interval; "+
+				"RoutineStalled fires when the first line stays above the second. It is negative while the next run is not due yet (a failing routine backing off sits well below 0) "+
+				"and grows while a handler hangs or a loop is dead. "+
+				"For context, seconds since the last successful invocation: it grows while the routine fails, which is the error-ratio alerts' concern, not RoutineStalled's; "+
+				"instances where the routine never succeeded have no such line.", stallIntervals),
+			unit: units.Seconds, width: 12, height: 8, thresholds: thresholds("green"),
 			queries: []query{
-				{expr: fmt.Sprintf("timestamp(%s) - (%s > 0)", sel(n.LastSuccess), sel(n.LastSuccess)), legend: instance + " since last success"},
+				{expr: fmt.Sprintf("timestamp(%s) - (%s > 0)", sel(n.NextRun), sel(n.NextRun)), legend: instance + " past due"},
 				{expr: fmt.Sprintf("%d * %s", stallIntervals, sel(n.Interval)), legend: instance + " stall threshold"},
+				{expr: fmt.Sprintf("timestamp(%s) - (%s > 0)", sel(n.LastSuccess), sel(n.LastSuccess)), legend: instance + " since last success"},
 			},
 		}),
 		b.stat(panelSpec{

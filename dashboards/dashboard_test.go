@@ -146,7 +146,7 @@ func TestDashboard_HasOverviewAndRepeatedRoutineRow(t *testing.T) {
 		t.Fatalf("rows = %+v, want Overview then a row repeated over routine", rows)
 	}
 	overview := strings.Join(panelsIn["Overview"], "|")
-	for _, want := range []string{"Invocations per second", "Error ratio", "p50 / p90 / p99", "In-flight", "Time since last success", "Panics"} {
+	for _, want := range []string{"Invocations per second", "Error ratio", "p50 / p90 / p99", "In-flight", "Time past due", "Panics"} {
 		if !strings.Contains(overview, want) {
 			t.Errorf("the Overview row has no %q panel: %s", want, overview)
 		}
@@ -179,4 +179,23 @@ func TestDashboard_VariablesAreMultiSelectWithAll(t *testing.T) {
 			t.Errorf("variable %s: multi %v, includeAll %v, allValue %v; want multi-select with All = .*", name, v.Multi, v.IncludeAll, v.AllValue)
 		}
 	}
+}
+
+// TestDashboard_OutcomesPanelShowsCanceledRuns pins that canceled runs are
+// drawn as their own series: the per-routine outcomes panel groups by
+// outcome without filtering any out, and says what canceled means.
+func TestDashboard_OutcomesPanelShowsCanceledRuns(t *testing.T) {
+	for _, p := range rawPanels(t) {
+		if p.Title != "Invocations by outcome" {
+			continue
+		}
+		if len(p.Targets) != 1 || !strings.Contains(p.Targets[0].Expr, "sum by (outcome)") || strings.Contains(p.Targets[0].Expr, "outcome=") || strings.Contains(p.Targets[0].Expr, "outcome!") {
+			t.Errorf("targets %+v, want one query by outcome selecting every outcome", p.Targets)
+		}
+		if !strings.Contains(p.Description, "canceled") {
+			t.Errorf("description %q does not explain canceled runs", p.Description)
+		}
+		return
+	}
+	t.Fatal("no Invocations by outcome panel")
 }

@@ -37,12 +37,14 @@ const e2eBudget = 90 * time.Second
 const e2eForScale = 1.0 / 60
 
 // TestEndToEnd_PrometheusScrapingTheService starts the test service (a
-// healthy and a failing routine) and a real Prometheus server scraping it
-// every second with the generated rules, then checks through Prometheus'
-// HTTP API that every dashboard query returns data for both routines, and
-// that the fast error-ratio alert (and RoutineStalled) fires for the
-// failing routine while the healthy one raises no alert at all, not even a
-// pending one.
+// healthy routine, a failing one that backs off and a hanging one) and a
+// real Prometheus server scraping it every second with the generated
+// rules, then checks through Prometheus' HTTP API that every dashboard
+// query returns data for the healthy and the failing routine, that every
+// routine exports its next-run time, that the fast error-ratio alert fires
+// for the failing routine and RoutineStalled for the hanging one, while
+// the healthy routine raises no alert at all, not even a pending one, and
+// the failing one no RoutineStalled.
 func TestEndToEnd_PrometheusScrapingTheService(t *testing.T) {
 	promBin := testenv.LookPath(t, "prometheus", promtoolHint)
 	goBin := testenv.LookPath(t, "go", "the Go toolchain")
@@ -97,18 +99,29 @@ func TestEndToEnd_PrometheusScrapingTheService(t *testing.T) {
 		})
 	}
 
-	// The failing routine fires the fast burn, and, as it never succeeded,
+	// Every started routine exports when its next run is due.
+	nextRun := metrics.RoutineNames("").NextRun + " > 0"
+	poll(t, ctx, "every routine to export its next-run time: "+nextRun, func() (bool, string) {
+		result, err := api.query(nextRun)
+		seen := map[string]bool{}
+		for _, s := range result {
+			seen[s.Metric[metrics.RoutineLabel]] = true
+		}
+		return seen["healthy"] && seen["failing"] && seen["hanging"], fmt.Sprintf("routines %v, %v", seen, err)
+	})
+
+	// The failing routine fires the fast burn, the hanging one
 	// RoutineStalled; the healthy one, which runs more often than
 	// Prometheus scrapes, stays silent.
 	var alerts []promAlert
-	for _, alert := range []string{dashboards.AlertErrorRatioFastBurn, dashboards.AlertStalled} {
-		poll(t, ctx, alert+" to fire for the failing routine", func() (bool, string) {
+	for alert, routine := range map[string]string{dashboards.AlertErrorRatioFastBurn: "failing", dashboards.AlertStalled: "hanging"} {
+		poll(t, ctx, alert+" to fire for the "+routine+" routine", func() (bool, string) {
 			var err error
 			if alerts, err = api.alerts(); err != nil {
 				return false, err.Error()
 			}
 			for _, a := range alerts {
-				if a.Labels[model.AlertNameLabel] == alert && a.Labels[metrics.RoutineLabel] == "failing" && a.State == "firing" {
+				if a.Labels[model.AlertNameLabel] == alert && a.Labels[metrics.RoutineLabel] == routine && a.State == "firing" {
 					if a.Labels["severity"] != "critical" {
 						t.Errorf("%s has severity %q, want critical", alert, a.Labels["severity"])
 					}
@@ -118,9 +131,31 @@ func TestEndToEnd_PrometheusScrapingTheService(t *testing.T) {
 			return false, fmt.Sprintf("alerts: %+v", alerts)
 		})
 	}
-	for _, a := range alerts {
-		if a.Labels[metrics.RoutineLabel] == "healthy" {
-			t.Errorf("the healthy routine has an alert: %+v", a)
+	if alerts, err := api.alerts(); err != nil {
+		t.Error(err)
+	} else {
+		for _, a := range alerts {
+			switch r := a.Labels[metrics.RoutineLabel]; {
+			case r == "healthy":
+				t.Errorf("the healthy routine has an alert: %+v", a)
+			case r == "failing" && a.Labels[model.AlertNameLabel] == dashboards.AlertStalled:
+				t.Errorf("the failing routine, which backs off but runs when due, is stalled: %+v", a)
+			}
+		}
+	}
+	// The stalled expression itself finds neither of them late.
+	for _, r := range generatedRules(t).Alerts() {
+		if r.Alert != dashboards.AlertStalled {
+			continue
+		}
+		result, err := api.query(r.Expr)
+		if err != nil {
+			t.Fatalf("querying %s's expression: %v", r.Alert, err)
+		}
+		for _, s := range result {
+			if routine := s.Metric[metrics.RoutineLabel]; routine != "hanging" {
+				t.Errorf("%s's expression matches routine %s", r.Alert, routine)
+			}
 		}
 	}
 }

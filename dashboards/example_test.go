@@ -40,7 +40,7 @@ func ExampleRuleFile_YAML() {
 	// routine:jobs_handler_errors:ratio_rate30m
 	// routine:jobs_handler_errors:ratio_rate1h
 	// routine:jobs_handler_errors:ratio_rate6h
-	// routine:jobs_last_success_age:ratio_interval
+	// routine:jobs_next_run_overdue:ratio_interval
 }
 
 func ExampleDashboard() {

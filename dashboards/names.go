@@ -22,8 +22,12 @@ const (
 	instLabel    = "instance"
 )
 
-// stallIntervals is how many intervals a routine may go without a
-// successful invocation before RoutineStalled fires.
+// targetLabels are the labels that tell one routine of one scraped process
+// from another: what rules join a routine's series on.
+const targetLabels = jobLabel + ", " + instLabel + ", " + metrics.RoutineLabel
+
+// stallIntervals is how many intervals past its due time a routine's next
+// invocation may be before RoutineStalled fires.
 const stallIntervals = 3
 
 // burnWindow is one of the two multi-window burn-rate alerts: it fires when
@@ -78,11 +82,12 @@ func (n names) errorRatio(window model.Duration) string {
 	return metrics.RoutineLabel + ":" + strings.TrimSuffix(n.HandlerErrors, "_total") + ":ratio_rate" + window.String()
 }
 
-// stallRatio names the recording rule holding the time since the last
-// successful invocation as a multiple of the routine's interval:
-// routine:routine_last_success_age:ratio_interval by default.
-func (n names) stallRatio() string {
-	return metrics.RoutineLabel + ":" + strings.TrimSuffix(n.LastSuccess, "_timestamp_seconds") + "_age:ratio_interval"
+// overdueRatio names the recording rule holding how far past its due time
+// the routine's next invocation is, as a multiple of the routine's
+// interval (negative while it is not due yet):
+// routine:routine_next_run_overdue:ratio_interval by default.
+func (n names) overdueRatio() string {
+	return metrics.RoutineLabel + ":" + strings.TrimSuffix(n.NextRun, "_timestamp_seconds") + "_overdue:ratio_interval"
 }
 
 // recorded lists the recording rule names in the order they are defined.
@@ -91,7 +96,7 @@ func (n names) recorded() []string {
 	for _, w := range ratioWindows() {
 		out = append(out, n.errorRatio(w))
 	}
-	return append(out, n.stallRatio())
+	return append(out, n.overdueRatio())
 }
 
 // formatFloat writes f the shortest way PromQL and YAML read back exactly.

@@ -3,10 +3,12 @@ package dashboards_test
 import (
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -76,9 +78,10 @@ type promtoolFile struct {
 }
 
 type promtoolTest struct {
-	Interval      string        `yaml:"interval"`
-	InputSeries   []inputSeries `yaml:"input_series"`
-	AlertRuleTest []alertTest   `yaml:"alert_rule_test"`
+	Interval       string        `yaml:"interval"`
+	InputSeries    []inputSeries `yaml:"input_series"`
+	AlertRuleTest  []alertTest   `yaml:"alert_rule_test,omitempty"`
+	PromqlExprTest []exprTest    `yaml:"promql_expr_test,omitempty"`
 }
 
 type inputSeries struct {
@@ -90,6 +93,17 @@ type alertTest struct {
 	EvalTime  string     `yaml:"eval_time"`
 	Alertname string     `yaml:"alertname"`
 	ExpAlerts []expAlert `yaml:"exp_alerts"`
+}
+
+type exprTest struct {
+	Expr       string      `yaml:"expr"`
+	EvalTime   string      `yaml:"eval_time"`
+	ExpSamples []expSample `yaml:"exp_samples"`
+}
+
+type expSample struct {
+	Labels string  `yaml:"labels"`
+	Value  float64 `yaml:"value"`
 }
 
 type expAlert struct {
@@ -127,37 +141,58 @@ func perMinute(f func(minute int) float64) string {
 	return b.String()
 }
 
-// counting are the input series of a routine that runs once a minute and
-// fails in the minutes fails says, panicking in the minutes panics says
-// (panics count as errors).
-func counting(routine string, fails, panics func(minute int) bool) []inputSeries {
-	cumulative := func(pred func(int) bool) func(int) float64 {
-		return func(m int) float64 {
-			n := 0
-			for i := 1; i <= m; i++ {
-				if pred(i) {
-					n++
-				}
+// cumulative counts the minutes from 1 to m where pred holds: the value at
+// minute m of a counter that pred says when to increment.
+func cumulative(pred func(minute int) bool) func(minute int) float64 {
+	return func(m int) float64 {
+		n := 0
+		for i := 1; i <= m; i++ {
+			if pred(i) {
+				n++
 			}
-			return float64(n)
 		}
-	}
-	ok := func(m int) bool { return !fails(m) && !panics(m) }
-	errOnly := func(m int) bool { return fails(m) && !panics(m) }
-	failed := func(m int) bool { return fails(m) || panics(m) }
-	count := names.HandlerDuration + "_count"
-	return []inputSeries{
-		{series(count, routine, metrics.OutcomeLabel, metrics.OutcomeSuccess), perMinute(cumulative(ok))},
-		{series(count, routine, metrics.OutcomeLabel, metrics.OutcomeError), perMinute(cumulative(errOnly))},
-		{series(count, routine, metrics.OutcomeLabel, metrics.OutcomePanic), perMinute(cumulative(panics))},
-		{series(names.HandlerErrors, routine), perMinute(cumulative(failed))},
-		{series(names.HandlerPanics, routine), perMinute(cumulative(panics))},
+		return float64(n)
 	}
 }
 
+// runs are the counter input series of a routine that runs once a minute,
+// from minute 1, each run ending with the outcome outcome(minute) says
+// (metrics.OutcomeSuccess, OutcomeError, OutcomePanic or OutcomeCanceled).
+// Errors and panics count in the error counter, panics in the panic
+// counter too; canceled runs in neither.
+func runs(routine string, outcome func(minute int) string) []inputSeries {
+	is := func(outcomes ...string) func(int) bool {
+		return func(m int) bool { return slices.Contains(outcomes, outcome(m)) }
+	}
+	count := names.HandlerDuration + "_count"
+	out := []inputSeries{
+		{series(names.HandlerErrors, routine), perMinute(cumulative(is(metrics.OutcomeError, metrics.OutcomePanic)))},
+		{series(names.HandlerPanics, routine), perMinute(cumulative(is(metrics.OutcomePanic)))},
+	}
+	for _, o := range []string{metrics.OutcomeSuccess, metrics.OutcomeError, metrics.OutcomePanic, metrics.OutcomeCanceled} {
+		out = append(out, inputSeries{series(count, routine, metrics.OutcomeLabel, o), perMinute(cumulative(is(o)))})
+	}
+	return out
+}
+
+// counting are the input series of a routine that runs once a minute and
+// fails in the minutes fails says, panicking in the minutes panics says
+// (panics count as errors), and succeeds otherwise.
+func counting(routine string, fails, panics func(minute int) bool) []inputSeries {
+	return runs(routine, func(m int) string {
+		switch {
+		case panics(m):
+			return metrics.OutcomePanic
+		case fails(m):
+			return metrics.OutcomeError
+		}
+		return metrics.OutcomeSuccess
+	})
+}
+
 // gauges are the input series of a routine's gauges: up, its interval of a
-// minute and the time of its last success.
-func gauges(routine string, up func(int) bool, lastSuccess func(int) float64) []inputSeries {
+// minute, the time of its last success and the time its next run is due.
+func gauges(routine string, up func(int) bool, lastSuccess, nextRun func(int) float64) []inputSeries {
 	return []inputSeries{
 		{series(names.Up, routine), perMinute(func(m int) float64 {
 			if up(m) {
@@ -167,6 +202,7 @@ func gauges(routine string, up func(int) bool, lastSuccess func(int) float64) []
 		})},
 		{series(names.Interval, routine), perMinute(func(int) float64 { return 60 })},
 		{series(names.LastSuccess, routine), perMinute(lastSuccess)},
+		{series(names.NextRun, routine), perMinute(nextRun)},
 	}
 }
 
@@ -177,10 +213,50 @@ func always(int) bool { return true }
 // at every run.
 func succeedsEveryMinute(m int) float64 { return float64(m * 60) }
 
+// onSchedule is the next-run time of a routine that runs every minute on
+// time: at each sample, the next minute.
+func onSchedule(m int) float64 { return float64((m + 1) * 60) }
+
 // healthy is a routine that runs every minute and always succeeds: no
 // scenario may alert on it.
 func healthy() []inputSeries {
-	return append(counting("healthy", never, never), gauges("healthy", always, succeedsEveryMinute)...)
+	return append(counting("healthy", never, never), gauges("healthy", always, succeedsEveryMinute, onSchedule)...)
+}
+
+// shutdownHeavy is a routine restarted so often that every other run is
+// canceled by a stop, the others succeeding; and onlyCanceled one whose
+// every run is canceled. Canceled runs are no failures: no error-ratio
+// alert may fire for either.
+func shutdownHeavy() []inputSeries {
+	return concat(
+		runs("shutdown-heavy", func(m int) string {
+			if m%2 == 0 {
+				return metrics.OutcomeCanceled
+			}
+			return metrics.OutcomeSuccess
+		}),
+		runs("only-canceled", func(int) string { return metrics.OutcomeCanceled }),
+	)
+}
+
+// backingOff is the next-run time of a routine that succeeds until minute
+// 5, then fails at every run and waits 1, 2, 4, … up to 32 minutes before
+// the next: at every sample its next run is in the future.
+func backingOff(m int) float64 {
+	next, wait := 1, 1
+	for next <= m {
+		if next > 5 {
+			next, wait = next+wait, min(2*wait, 32)
+		} else {
+			next++
+		}
+	}
+	return float64(next * 60)
+}
+
+// backingOffRuns are the minutes at which the routine of backingOff runs.
+func backingOffRuns(m int) bool {
+	return m > 0 && backingOff(m-1) == float64(m*60)
 }
 
 // firing is the alert the rule named alert raises for routine with the
@@ -221,8 +297,9 @@ func alertScenarios(t *testing.T) map[string]promtoolTest {
 	fast, slow := dashboards.AlertErrorRatioFastBurn, dashboards.AlertErrorRatioSlowBurn
 	return map[string]promtoolTest{
 		// Every run fails for 20 minutes, then every run succeeds.
+		// Routines whose runs are canceled stay silent throughout.
 		fast: {
-			InputSeries: append(healthy(), counting("failing", func(m int) bool { return m <= 20 }, never)...),
+			InputSeries: concat(healthy(), shutdownHeavy(), counting("failing", func(m int) bool { return m <= 20 }, never)),
 			AlertRuleTest: []alertTest{
 				{EvalTime: "1m", Alertname: fast}, // pending: for 2m
 				{EvalTime: "5m", Alertname: fast, ExpAlerts: []expAlert{firing(t, fast, "failing", "100%")}},
@@ -234,7 +311,7 @@ func alertScenarios(t *testing.T) map[string]promtoolTest {
 		// (14.4%), enough to burn slowly (6%); then none fails. The 6h
 		// window holds only 30m of samples at 30m, and fires all the same.
 		slow: {
-			InputSeries: append(healthy(), counting("flaky", func(m int) bool { return m <= 60 && m%8 == 0 }, never)...),
+			InputSeries: concat(healthy(), shutdownHeavy(), counting("flaky", func(m int) bool { return m <= 60 && m%8 == 0 }, never)),
 			AlertRuleTest: []alertTest{
 				{EvalTime: "10m", Alertname: slow}, // pending since 8m: for 15m
 				{EvalTime: "30m", Alertname: slow, ExpAlerts: []expAlert{firing(t, slow, "flaky", "10%")}},
@@ -242,29 +319,48 @@ func alertScenarios(t *testing.T) map[string]promtoolTest {
 				{EvalTime: "100m", Alertname: slow}, // resolved: the 30m window is clean
 			},
 		},
-		// "stuck" stops succeeding at minute 10 and recovers at minute 30;
-		// "new" never succeeded; "stopped" does not succeed either but is
-		// down, which RoutineDown reports instead.
+		// "hung" runs on time until its run due at minute 11 hangs until
+		// minute 30: its next-run time stays at 11m. "backing-off" fails
+		// at every run from minute 6 and backs off, so it does not
+		// succeed for almost two hours, but its next run is always in the
+		// future: it is not stalled. "new" is not started yet (next run
+		// 0); "stopped" is late but down, which RoutineDown reports.
 		dashboards.AlertStalled: {
 			InputSeries: concat(healthy(),
-				gauges("stuck", always, func(m int) float64 {
-					if m > 10 && m < 30 {
-						return 600
+				gauges("hung", always, func(m int) float64 {
+					return float64(min(m, 10) * 60)
+				}, func(m int) float64 {
+					if m >= 10 && m < 30 {
+						return 11 * 60
 					}
-					return succeedsEveryMinute(m)
+					return onSchedule(m)
 				}),
-				gauges("new", always, func(int) float64 { return 0 }),
-				gauges("stopped", never, func(int) float64 { return 600 }),
+				runs("backing-off", func(m int) string {
+					switch {
+					case !backingOffRuns(m):
+						return ""
+					case m <= 5:
+						return metrics.OutcomeSuccess
+					}
+					return metrics.OutcomeError
+				}),
+				gauges("backing-off", always, func(m int) float64 { return float64(min(m, 5) * 60) }, backingOff),
+				gauges("new", always, func(int) float64 { return 0 }, func(int) float64 { return 0 }),
+				gauges("stopped", never, func(int) float64 { return 600 }, func(int) float64 { return 660 }),
 			),
 			AlertRuleTest: []alertTest{
 				{EvalTime: "3m", Alertname: dashboards.AlertStalled},
-				// stuck is 3 intervals late at 13m, pending from 14m: firing from 19m.
-				{EvalTime: "16m", Alertname: dashboards.AlertStalled, ExpAlerts: []expAlert{firing(t, dashboards.AlertStalled, "new", "16.0")}},
-				{EvalTime: "25m", Alertname: dashboards.AlertStalled, ExpAlerts: []expAlert{
-					firing(t, dashboards.AlertStalled, "new", "25.0"),
-					firing(t, dashboards.AlertStalled, "stuck", "15.0"),
-				}},
-				{EvalTime: "35m", Alertname: dashboards.AlertStalled, ExpAlerts: []expAlert{firing(t, dashboards.AlertStalled, "new", "35.0")}},
+				// hung is 3 intervals late at 14m, pending from 15m: firing from 20m.
+				{EvalTime: "16m", Alertname: dashboards.AlertStalled},
+				{EvalTime: "19m", Alertname: dashboards.AlertStalled},
+				{EvalTime: "20m", Alertname: dashboards.AlertStalled, ExpAlerts: []expAlert{firing(t, dashboards.AlertStalled, "hung", "9.0")}},
+				{EvalTime: "29m", Alertname: dashboards.AlertStalled, ExpAlerts: []expAlert{firing(t, dashboards.AlertStalled, "hung", "18.0")}},
+				{EvalTime: "30m", Alertname: dashboards.AlertStalled}, // the run ended
+				// backing-off has not succeeded for 35, 75, 105 intervals,
+				// its errors keep growing: not stalled all the same.
+				{EvalTime: "40m", Alertname: dashboards.AlertStalled},
+				{EvalTime: "80m", Alertname: dashboards.AlertStalled},
+				{EvalTime: "110m", Alertname: dashboards.AlertStalled},
 			},
 		},
 		// One panic at minute 10.
@@ -279,7 +375,7 @@ func alertScenarios(t *testing.T) map[string]promtoolTest {
 		},
 		// Stopped from minute 10 to minute 30, then started again.
 		dashboards.AlertDown: {
-			InputSeries: append(healthy(), gauges("stopped", func(m int) bool { return m < 10 || m >= 30 }, succeedsEveryMinute)...),
+			InputSeries: append(healthy(), gauges("stopped", func(m int) bool { return m < 10 || m >= 30 }, succeedsEveryMinute, onSchedule)...),
 			AlertRuleTest: []alertTest{
 				{EvalTime: "12m", Alertname: dashboards.AlertDown}, // pending: for 5m
 				{EvalTime: "16m", Alertname: dashboards.AlertDown, ExpAlerts: []expAlert{firing(t, dashboards.AlertDown, "stopped", "")}},
@@ -301,10 +397,6 @@ func concat(parts ...[]inputSeries) []inputSeries {
 // rule file, one scenario per alert.
 func TestRules_PromtoolUnitTests(t *testing.T) {
 	promtool := testenv.LookPath(t, "promtool", promtoolHint)
-	rules, err := filepath.Abs(filepath.Join(generatedDir, dashboards.RulesFile))
-	if err != nil {
-		t.Fatal(err)
-	}
 	scenarios := alertScenarios(t)
 	for _, r := range generatedRules(t).Alerts() {
 		t.Run(r.Alert, func(t *testing.T) {
@@ -312,19 +404,63 @@ func TestRules_PromtoolUnitTests(t *testing.T) {
 			if !ok {
 				t.Fatalf("no promtool scenario for alert %s", r.Alert)
 			}
-			scenario.Interval = "1m"
-			b, err := yaml.Marshal(promtoolFile{RuleFiles: []string{rules}, EvaluationInterval: "1m", Tests: []promtoolTest{scenario}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			path := filepath.Join(t.TempDir(), "alerts_test.yml")
-			if err := os.WriteFile(path, b, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			out, err := exec.Command(promtool, "test", "rules", path).CombinedOutput()
-			if err != nil {
-				t.Fatalf("promtool test rules: %v\n%s", err, out)
-			}
+			promtoolTestRules(t, promtool, scenario)
 		})
+	}
+}
+
+// TestRules_ErrorRatioLeavesCanceledRunsOut pins the error ratio to
+// errors / (success + error + panic) runs: a routine that, every minute,
+// succeeds once, fails once and has two runs canceled by a stop failed
+// half of its runs, not a quarter.
+func TestRules_ErrorRatioLeavesCanceledRunsOut(t *testing.T) {
+	promtool := testenv.LookPath(t, "promtool", promtoolHint)
+	const routine = "restarting"
+	perMinuteCount := []struct {
+		outcome string
+		n       float64
+	}{{metrics.OutcomeSuccess, 1}, {metrics.OutcomeError, 1}, {metrics.OutcomePanic, 0}, {metrics.OutcomeCanceled, 2}}
+	count := names.HandlerDuration + "_count"
+	var input []inputSeries
+	for _, c := range perMinuteCount {
+		input = append(input, inputSeries{series(count, routine, metrics.OutcomeLabel, c.outcome), perMinute(func(m int) float64 { return c.n * float64(m) })})
+	}
+	input = append(input,
+		inputSeries{series(names.HandlerErrors, routine), perMinute(func(m int) float64 { return float64(m) })},
+		inputSeries{series(names.HandlerPanics, routine), perMinute(func(int) float64 { return 0 })},
+	)
+	var exprs []exprTest
+	for _, name := range slices.Sorted(maps.Keys(recordingRules(generatedRules(t)))) {
+		if !strings.Contains(name, ":ratio_rate") {
+			continue
+		}
+		exprs = append(exprs, exprTest{Expr: name, EvalTime: "119m", ExpSamples: []expSample{{Labels: series(name, routine), Value: 0.5}}})
+	}
+	if len(exprs) != 4 {
+		t.Fatalf("%d error-ratio recording rules, want 4 (one per alert window)", len(exprs))
+	}
+	promtoolTestRules(t, promtool, promtoolTest{InputSeries: input, PromqlExprTest: exprs})
+}
+
+// promtoolTestRules runs one promtool unit test, one sample a minute, over
+// the generated rule file.
+func promtoolTestRules(t *testing.T, promtool string, test promtoolTest) {
+	t.Helper()
+	rules, err := filepath.Abs(filepath.Join(generatedDir, dashboards.RulesFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	test.Interval = "1m"
+	b, err := yaml.Marshal(promtoolFile{RuleFiles: []string{rules}, EvaluationInterval: "1m", Tests: []promtoolTest{test}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "alerts_test.yml")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(promtool, "test", "rules", path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("promtool test rules: %v\n%s", err, out)
 	}
 }

@@ -84,14 +84,18 @@ const (
 // and runbook_url:
 //
 //   - RoutineHandlerErrorRatioFastBurn (critical, for 2m): the share of
-//     failed invocations over 1h and over 5m exceeds 14.4 × the error
-//     budget: a 30-day budget would be gone in about 2 days.
+//     failed invocations (errors and panics, among invocations that
+//     succeeded, failed or panicked: canceled ones are left out) over 1h
+//     and over 5m exceeds 14.4 × the error budget: a 30-day budget would
+//     be gone in about 2 days.
 //   - RoutineHandlerErrorRatioSlowBurn (warning, for 15m): the same over 6h
 //     and 30m at 6 × the budget.
-//   - RoutineStalled (critical, for 5m): no successful invocation for more
-//     than 3 × the routine's own interval (routine_interval_seconds) while
-//     the routine is up. A routine that never succeeded since its process
-//     started counts as stalled.
+//   - RoutineStalled (critical, for 5m): the routine's next invocation
+//     (routine_next_run_timestamp_seconds) is more than 3 × its own
+//     interval (routine_interval_seconds) past due, as of the last scrape,
+//     while the routine is up: a handler hangs or a loop is dead. A
+//     routine that fails and backs off is not stalled (its next run is in
+//     the future): failing is the error-ratio alerts' job.
 //   - RoutineHandlerPanicked (warning, no for): a handler panicked in the
 //     last 15m. Panics are errors too, so repeated panics also page through
 //     the error-ratio alerts.
@@ -100,7 +104,9 @@ const (
 //
 // Every alert is per series: per job, instance and routine. Error-ratio
 // alerts need invocations in both windows, so a routine whose interval is
-// longer than 5m cannot fire the fast burn; RoutineStalled covers it.
+// longer than 5m cannot fire the fast burn, and one whose interval is
+// longer than 30m fires neither: RoutineStalled does not cover it either,
+// as a failing routine that keeps running on schedule is not stalled.
 func AlertRules(opts ...Option) (RuleFile, error) {
 	c, err := newConfig(opts)
 	if err != nil {
@@ -112,7 +118,7 @@ func AlertRules(opts ...Option) (RuleFile, error) {
 	for _, w := range ratioWindows() {
 		recording = append(recording, Rule{Record: n.errorRatio(w), Expr: errorRatioExpr(n, w)})
 	}
-	recording = append(recording, Rule{Record: n.stallRatio(), Expr: stallRatioExpr(n)})
+	recording = append(recording, Rule{Record: n.overdueRatio(), Expr: overdueRatioExpr(n)})
 
 	var alerting []Rule
 	for _, a := range alertSpecs(c, n) {
@@ -137,19 +143,32 @@ func AlertRules(opts ...Option) (RuleFile, error) {
 }
 
 // errorRatioExpr is the fraction of invocations over window that returned
-// an error or panicked, per routine series. It is NaN (and so matches no
-// threshold) when there was no invocation in the window.
+// an error or panicked, per routine series: errors / (success + error +
+// panic). Canceled invocations, cut short because their routine was
+// stopped, are neither: they are left out of the denominator as they are
+// out of the error counter, so a routine that is only ever canceled has no
+// ratio at all rather than 0% (and a burst of shutdowns does not dilute a
+// real failure rate). The ratio is NaN (and so matches no threshold) when
+// no invocation finished in the window other than canceled ones.
 func errorRatioExpr(n names, window model.Duration) string {
-	return fmt.Sprintf("rate(%s[%s])\n  /\nsum without (%s) (rate(%s[%s]))",
-		n.HandlerErrors, window, metrics.OutcomeLabel, n.durationCount(), window)
+	return fmt.Sprintf("rate(%s[%s])\n  /\nsum without (%s) (rate(%s{%s!=%q}[%s]))",
+		n.HandlerErrors, window, metrics.OutcomeLabel, n.durationCount(), metrics.OutcomeLabel, metrics.OutcomeCanceled, window)
 }
 
-// stallRatioExpr is the age of the last successful invocation in units of
-// the routine's interval, as of the scrape that reported it: timestamp()
-// rather than time(), so that scrape and evaluation delays do not make a
-// routine whose interval is shorter than the scrape interval look stalled.
-func stallRatioExpr(n names) string {
-	return fmt.Sprintf("(timestamp(%s) - %s)\n  /\n%s", n.LastSuccess, n.LastSuccess, n.Interval)
+// overdueRatioExpr is how far past its due time the routine's next
+// invocation is, in units of the routine's interval: about 0 or below for
+// a routine on schedule (a little above 0 while a run is in progress, as
+// the gauge keeps that run's due time), negative while it waits out a
+// backoff, and growing while a handler hangs or a loop is dead. It is
+// taken as of the scrape that reported the due time, timestamp() rather
+// than time(), so that scrape and evaluation delays do not make a routine
+// whose interval is shorter than the scrape interval look late. A routine
+// not started yet (due time 0) has no value. Both gauges come from the same
+// scrape, so they match on all their labels: the routine's and every
+// target label (job, instance and whatever relabelling adds), which the
+// recorded series keeps for alert routing.
+func overdueRatioExpr(n names) string {
+	return fmt.Sprintf("(timestamp(%s) - (%s > 0))\n  /\n%s", n.NextRun, n.NextRun, n.Interval)
 }
 
 func scale(d time.Duration, factor float64) time.Duration {

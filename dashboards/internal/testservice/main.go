@@ -1,7 +1,9 @@
 // Command testservice is the service the dashboards end-to-end test
-// scrapes: two periodic routines, "healthy" whose handler always succeeds
-// and "failing" whose handler always returns an error, and their metrics
-// on /metrics. It prints the address it listens on as the first line of
+// scrapes: three periodic routines, "healthy" whose handler always
+// succeeds, "failing" whose handler always returns an error and which
+// backs off after each failure (up to 10 intervals), and "hanging" whose
+// first run never returns until the routine stops, and their metrics on
+// /metrics. It prints the address it listens on as the first line of
 // its standard output and runs until SIGINT or SIGTERM.
 //
 //	go run ./dashboards/internal/testservice -addr 127.0.0.1:9100
@@ -27,11 +29,12 @@ import (
 const (
 	healthyRoutine = "healthy"
 	failingRoutine = "failing"
+	hangingRoutine = "hanging"
 )
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:0", "address to serve /metrics on; port 0 picks a free port")
-	interval := flag.Duration("interval", 200*time.Millisecond, "interval of both routines")
+	interval := flag.Duration("interval", 200*time.Millisecond, "interval of the routines")
 	flag.Parse()
 	if err := run(*addr, *interval); err != nil {
 		fmt.Fprintln(os.Stderr, "testservice:", err)
@@ -52,6 +55,14 @@ func run(addr string, interval time.Duration) error {
 	failing, err := goroutine.NewPeriodic(ctx, interval,
 		goroutine.NewHandlerWithErrorMessage(failingRoutine, func(context.Context) error {
 			return errors.New("this routine always fails")
+		}), goroutine.WithBackoff(2*interval, 10*interval))
+	if err != nil {
+		return err
+	}
+	hanging, err := goroutine.NewPeriodic(ctx, interval,
+		goroutine.NewHandlerWithErrorMessage(hangingRoutine, func(ctx context.Context) error {
+			<-ctx.Done() // until the routine stops
+			return ctx.Err()
 		}))
 	if err != nil {
 		return err
@@ -66,7 +77,7 @@ func run(addr string, interval time.Duration) error {
 	server := &httpRoutine{server: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}, ln: ln}
 	fmt.Println(ln.Addr().String())
 
-	return goroutine.Monitor{ShutdownTimeout: 5 * time.Second}.Run(ctx, healthy, failing, server)
+	return goroutine.Monitor{ShutdownTimeout: 5 * time.Second}.Run(ctx, healthy, failing, hanging, server)
 }
 
 // httpRoutine serves HTTP as a BackgroundRoutine.
