@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/routinely/routinely/examples/demo/demotest"
+	"github.com/routinely/routinely/internal/demotest"
 	"github.com/routinely/routinely/goroutine/status"
 	"github.com/routinely/routinely/internal/testenv"
 )
