@@ -168,39 +168,26 @@ func newRoutineMetrics(reg prometheus.Registerer, namespace, routine string) (*r
 // routine of a registry and namespace shares one set.
 func registerCollectors(reg prometheus.Registerer, namespace string) (*collectors, error) {
 	var errs []error
-	histogram := func(m metrics.RoutineMetric) *prometheus.HistogramVec {
-		v, err := metrics.Register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: m.Name(namespace), Help: m.Help, Buckets: m.Buckets,
-		}, m.Labels))
-		errs = append(errs, err)
-		return v
-	}
-	counter := func(m metrics.RoutineMetric) *prometheus.CounterVec {
-		v, err := metrics.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: m.Name(namespace), Help: m.Help,
-		}, m.Labels))
-		errs = append(errs, err)
-		return v
-	}
-	gauge := func(m metrics.RoutineMetric) *prometheus.GaugeVec {
-		v, err := metrics.Register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: m.Name(namespace), Help: m.Help,
-		}, m.Labels))
-		errs = append(errs, err)
-		return v
-	}
 	c := &collectors{
-		duration:    histogram(metrics.RoutineHandlerDuration),
-		errors:      counter(metrics.RoutineHandlerErrors),
-		panics:      counter(metrics.RoutineHandlerPanics),
-		inFlight:    gauge(metrics.RoutineHandlerInFlight),
-		lastSuccess: gauge(metrics.RoutineLastSuccess),
-		interval:    gauge(metrics.RoutineInterval),
-		up:          gauge(metrics.RoutineUp),
-		nextRun:     gauge(metrics.RoutineNextRun),
+		duration:    register(reg, metrics.RoutineHandlerDuration.HistogramVec(namespace), &errs),
+		errors:      register(reg, metrics.RoutineHandlerErrors.CounterVec(namespace), &errs),
+		panics:      register(reg, metrics.RoutineHandlerPanics.CounterVec(namespace), &errs),
+		inFlight:    register(reg, metrics.RoutineHandlerInFlight.GaugeVec(namespace), &errs),
+		lastSuccess: register(reg, metrics.RoutineLastSuccess.GaugeVec(namespace), &errs),
+		interval:    register(reg, metrics.RoutineInterval.GaugeVec(namespace), &errs),
+		up:          register(reg, metrics.RoutineUp.GaugeVec(namespace), &errs),
+		nextRun:     register(reg, metrics.RoutineNextRun.GaugeVec(namespace), &errs),
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// register registers c with reg (see metrics.Register) and adds any error
+// to errs.
+func register[C prometheus.Collector](reg prometheus.Registerer, c C, errs *[]error) C {
+	got, err := metrics.Register(reg, c)
+	*errs = append(*errs, err)
+	return got
 }

@@ -1,6 +1,10 @@
 package metrics
 
-import "slices"
+import (
+	"slices"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 // MetricType is the Prometheus type of a metric of the contract.
 type MetricType string
@@ -33,6 +37,22 @@ func (m RoutineMetric) Name(namespace string) string {
 		namespace = DefaultRoutineNamespace
 	}
 	return namespace + "_" + m.Suffix
+}
+
+// HistogramVec returns a new, unregistered histogram vector of m in
+// namespace.
+func (m RoutineMetric) HistogramVec(namespace string) *prometheus.HistogramVec {
+	return prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: m.Name(namespace), Help: m.Help, Buckets: m.Buckets}, m.Labels)
+}
+
+// CounterVec returns a new, unregistered counter vector of m in namespace.
+func (m RoutineMetric) CounterVec(namespace string) *prometheus.CounterVec {
+	return prometheus.NewCounterVec(prometheus.CounterOpts{Name: m.Name(namespace), Help: m.Help}, m.Labels)
+}
+
+// GaugeVec returns a new, unregistered gauge vector of m in namespace.
+func (m RoutineMetric) GaugeVec(namespace string) *prometheus.GaugeVec {
+	return prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: m.Name(namespace), Help: m.Help}, m.Labels)
 }
 
 // handlerDurationBuckets cover handlers from a millisecond to ten minutes.
