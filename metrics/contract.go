@@ -96,14 +96,23 @@ var (
 		Suffix: RoutineNextRunSuffix, Type: Gauge, Labels: routineLabels,
 		Help: "Unix time in seconds at which a routine's next handler invocation is due; it stays put while that invocation runs.",
 	}
+	RoutineLeader = RoutineMetric{
+		Suffix: RoutineLeaderSuffix, Type: Gauge, Labels: routineLabels,
+		Help: "1 while this replica leads a singleton routine, 0 while another may.",
+	}
+	RoutineLeaderTransitions = RoutineMetric{
+		Suffix: RoutineLeaderTransitionsSuffix, Type: Counter, Labels: routineLabels,
+		Help: "Times this replica gained or lost the leadership of a singleton routine.",
+	}
 )
 
 // RoutineMetrics returns the contract's metrics in a fixed order:
 // duration, errors, panics, in-flight, last success, interval, up, next
-// run (the order of RoutineMetricNames.All).
+// run, leader, leader transitions (the order of RoutineMetricNames.All).
 func RoutineMetrics() []RoutineMetric {
 	return slices.Clone([]RoutineMetric{
 		RoutineHandlerDuration, RoutineHandlerErrors, RoutineHandlerPanics, RoutineHandlerInFlight,
 		RoutineLastSuccess, RoutineInterval, RoutineUp, RoutineNextRun,
+		RoutineLeader, RoutineLeaderTransitions,
 	})
 }

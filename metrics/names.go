@@ -37,6 +37,13 @@ const (
 	// stays negative while a failing routine backs off: the "stalled"
 	// alert reads it. 0 until the routine starts.
 	RoutineNextRunSuffix = "next_run_timestamp_seconds"
+	// RoutineLeaderSuffix names the gauge of a singleton routine
+	// (goroutine.WithLeaderElection) that is 1 on the replica that leads
+	// it and 0 on the others. Routines without an elector have no series.
+	RoutineLeaderSuffix = "leader"
+	// RoutineLeaderTransitionsSuffix names the counter of a singleton
+	// routine's leadership changes on this replica: gained or lost.
+	RoutineLeaderTransitionsSuffix = "leader_transitions_total"
 
 	// RoutineLabel is the label holding the routine's name.
 	RoutineLabel = "routine"
@@ -68,27 +75,33 @@ type RoutineMetricNames struct {
 	Interval        string // gauge: routine
 	Up              string // gauge: routine
 	NextRun         string // gauge: routine
+	// Leader and LeaderTransitions exist for singleton routines only.
+	Leader            string // gauge: routine
+	LeaderTransitions string // counter: routine
 }
 
 // RoutineNames returns the full metric names for namespace; an empty
 // namespace means DefaultRoutineNamespace.
 func RoutineNames(namespace string) RoutineMetricNames {
 	return RoutineMetricNames{
-		HandlerDuration: RoutineHandlerDuration.Name(namespace),
-		HandlerErrors:   RoutineHandlerErrors.Name(namespace),
-		HandlerPanics:   RoutineHandlerPanics.Name(namespace),
-		HandlerInFlight: RoutineHandlerInFlight.Name(namespace),
-		LastSuccess:     RoutineLastSuccess.Name(namespace),
-		Interval:        RoutineInterval.Name(namespace),
-		Up:              RoutineUp.Name(namespace),
-		NextRun:         RoutineNextRun.Name(namespace),
+		HandlerDuration:   RoutineHandlerDuration.Name(namespace),
+		HandlerErrors:     RoutineHandlerErrors.Name(namespace),
+		HandlerPanics:     RoutineHandlerPanics.Name(namespace),
+		HandlerInFlight:   RoutineHandlerInFlight.Name(namespace),
+		LastSuccess:       RoutineLastSuccess.Name(namespace),
+		Interval:          RoutineInterval.Name(namespace),
+		Up:                RoutineUp.Name(namespace),
+		NextRun:           RoutineNextRun.Name(namespace),
+		Leader:            RoutineLeader.Name(namespace),
+		LeaderTransitions: RoutineLeaderTransitions.Name(namespace),
 	}
 }
 
 // All returns every name in a fixed order: duration, errors, panics,
-// in-flight, last success, interval, up, next run.
+// in-flight, last success, interval, up, next run, leader, leader
+// transitions.
 func (n RoutineMetricNames) All() []string {
-	return []string{n.HandlerDuration, n.HandlerErrors, n.HandlerPanics, n.HandlerInFlight, n.LastSuccess, n.Interval, n.Up, n.NextRun}
+	return []string{n.HandlerDuration, n.HandlerErrors, n.HandlerPanics, n.HandlerInFlight, n.LastSuccess, n.Interval, n.Up, n.NextRun, n.Leader, n.LeaderTransitions}
 }
 
 // The telemetry pipeline's own errors: what OpenTelemetry reports about
