@@ -2,8 +2,14 @@ package goroutine
 
 import (
 	"context"
+	"errors"
 	"time"
 )
+
+// ErrElectorClosed is returned, or wrapped, by Campaign of an Elector that
+// was closed: the routine stops campaigning and stays a follower until it
+// is stopped, instead of retrying.
+var ErrElectorClosed = errors.New("goroutine: elector closed")
 
 // Elector chooses, among the replicas of a service, the one that runs a
 // singleton routine (WithLeaderElection). One Elector serves every
@@ -25,8 +31,9 @@ import (
 //     last start is a key written in a Txn guarded by the leader key.
 type Elector interface {
 	// Campaign blocks until this process leads the routine called name,
-	// or ctx is done, when it returns ctx.Err(). Any other error is
-	// transient: the routine logs it and campaigns again after a pause.
+	// or ctx is done, when it returns ctx.Err(). An error wrapping
+	// ErrElectorClosed is final; any other error is transient: the
+	// routine logs it and campaigns again after a pause.
 	Campaign(ctx context.Context, name string) (Lease, error)
 }
 

@@ -35,6 +35,10 @@ type collectors struct {
 	duration                                     *prometheus.HistogramVec
 	errors, panics                               *prometheus.CounterVec
 	inFlight, lastSuccess, interval, up, nextRun *prometheus.GaugeVec
+	// leader and leaderTransitions have series for singleton routines
+	// only.
+	leader            *prometheus.GaugeVec
+	leaderTransitions *prometheus.CounterVec
 }
 
 // liveNames are the names of the routines that own series now, per
@@ -76,6 +80,8 @@ func (m *routineMetrics) release(deleteSeries bool) {
 		c.interval.DeleteLabelValues(l)
 		c.up.DeleteLabelValues(l)
 		c.nextRun.DeleteLabelValues(l)
+		c.leader.DeleteLabelValues(l)
+		c.leaderTransitions.DeleteLabelValues(l)
 	}
 	liveNames.Lock()
 	defer liveNames.Unlock()
@@ -121,11 +127,28 @@ func (d *dueTimes) set(i int, t time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.loops[i] = t
-	earliest := t
+	d.publish()
+}
+
+// clear records that loop i has no run due: a singleton routine's loop
+// while another replica leads. With no loop due, the gauge is 0.
+func (d *dueTimes) clear(i int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.loops[i] = time.Time{}
+	d.publish()
+}
+
+func (d *dueTimes) publish() {
+	var earliest time.Time
 	for _, u := range d.loops {
-		if !u.IsZero() && u.Before(earliest) {
+		if !u.IsZero() && (earliest.IsZero() || u.Before(earliest)) {
 			earliest = u
 		}
+	}
+	if earliest.IsZero() {
+		d.gauge.Set(0)
+		return
 	}
 	d.gauge.Set(float64(earliest.UnixNano()) / 1e9)
 }
@@ -177,6 +200,9 @@ func registerCollectors(reg prometheus.Registerer, namespace string) (*collector
 		interval:    register(reg, metrics.RoutineInterval.GaugeVec(namespace), &errs),
 		up:          register(reg, metrics.RoutineUp.GaugeVec(namespace), &errs),
 		nextRun:     register(reg, metrics.RoutineNextRun.GaugeVec(namespace), &errs),
+
+		leader:            register(reg, metrics.RoutineLeader.GaugeVec(namespace), &errs),
+		leaderTransitions: register(reg, metrics.RoutineLeaderTransitions.CounterVec(namespace), &errs),
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err

@@ -53,6 +53,7 @@ type config struct {
 	historySize        int
 	namespace          string
 	deleteSeriesOnStop bool
+	elector            Elector
 }
 
 // WithName sets the routine's name: the value of the routine label of its

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sourcegraph/log"
 	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/routinely/routinely/internal/errtext"
@@ -60,6 +61,7 @@ type PeriodicGoroutine struct {
 	intervalNow atomic.Pointer[intervalState] // the interval in force
 	history     *history
 	due         *dueTimes
+	leader      *leadership // nil unless WithLeaderElection
 	loops       sync.WaitGroup
 
 	mu            sync.Mutex
@@ -141,6 +143,10 @@ func NewPeriodic(ctx context.Context, interval time.Duration, handler Handler, o
 	}
 	m.interval.Set(interval.Seconds())
 	m.up.Set(0)
+	var leader *leadership
+	if cfg.elector != nil {
+		leader = newLeadership(cfg.elector, m.c.leader.WithLabelValues(name), m.c.leaderTransitions.WithLabelValues(name))
+	}
 
 	r := &PeriodicGoroutine{
 		name:        name,
@@ -151,6 +157,7 @@ func NewPeriodic(ctx context.Context, interval time.Duration, handler Handler, o
 		metrics:     m,
 		history:     newHistory(cfg.historySize),
 		due:         newDueTimes(cfg.concurrency, m.nextRun),
+		leader:      leader,
 		own:         make(map[uint64]int),
 		done:        make(chan struct{}),
 	}
@@ -190,7 +197,11 @@ func (r *PeriodicGoroutine) Description() string { return r.description }
 
 // Status returns a snapshot of the routine's state and recent runs.
 func (r *PeriodicGoroutine) Status() Status {
-	return r.history.snapshot(r.name, r.description, r.intervalNow.Load().d)
+	s := r.history.snapshot(r.name, r.description, r.intervalNow.Load().d)
+	if r.leader != nil {
+		s.Leadership = r.leader.snapshot()
+	}
+	return s
 }
 
 // Start runs the routine's handler loops and blocks until the routine has
@@ -215,6 +226,9 @@ func (r *PeriodicGoroutine) Start() {
 
 	r.metrics.up.Set(1)
 	r.history.setStarted()
+	if r.leader != nil {
+		r.loops.Go(r.campaign)
+	}
 	first := time.Now().Add(r.cfg.initialDelay)
 	for i := range r.cfg.concurrency {
 		st := &loopState{index: i, grid: first, fire: first}
@@ -319,21 +333,34 @@ func (r *PeriodicGoroutine) loop(st *loopState) {
 	returned = true
 }
 
-// runLoop invokes, waits and repeats. The schedule is a grid of start
-// times interval apart, so a slow handler or jitter does not shift later
-// invocations.
+// runLoop runs one handler loop until the routine stops: the schedule,
+// or for a singleton routine the schedule while this replica leads.
 func (r *PeriodicGoroutine) runLoop(st *loopState) {
-	ctx := r.ctx
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	defer timer.Stop()
 	if st.unfinished {
 		st.unfinished = false
 		r.schedule(st, true, st.ended)
 	}
+	if r.leader != nil {
+		r.leadAndRun(st)
+		return
+	}
+	r.runSchedule(r.ctx, st, nil)
+}
+
+// runSchedule invokes, waits and repeats until ctx is done. The schedule
+// is a grid of start times interval apart, so a slow handler or jitter
+// does not shift later invocations. Under a lease, each run first records
+// its start with it; when that fails, runSchedule returns.
+func (r *PeriodicGoroutine) runSchedule(ctx context.Context, st *loopState, lease Lease) {
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
 	for {
 		r.due.set(st.index, st.fire)
 		if !sleepUntil(ctx, timer, st.fire) {
+			return
+		}
+		if lease != nil && !r.recordStart(ctx, lease) {
 			return
 		}
 		failed, end := r.invoke(ctx, st)
@@ -418,8 +445,22 @@ func (r *PeriodicGoroutine) backoff(failures int) time.Duration {
 	return min(d, r.cfg.backoffMax)
 }
 
+// recordStart records a run's start with the lease, reporting whether the
+// run may start.
+func (r *PeriodicGoroutine) recordStart(ctx context.Context, lease Lease) bool {
+	err := callRecovering(func() error { return lease.RecordStart(ctx, time.Now()) })
+	if err != nil && ctx.Err() == nil {
+		r.cfg.observation.Logger().Warn("routine "+r.name+": could not record a run's start with the lease; not running",
+			log.String("routine", r.name), log.Uint64("term", lease.Term()), log.Error(err))
+	}
+	return err == nil && ctx.Err() == nil
+}
+
 // invocation is one handler call on its way through invoke.
 type invocation struct {
+	// loop is the loop's context: done when the routine stops or, for a
+	// singleton, when its lease ends. A run it cuts short is canceled.
+	loop   context.Context
 	n      uint64
 	start  time.Time
 	err    error
@@ -432,7 +473,7 @@ type invocation struct {
 // goroutine: its invocation is still recorded (as a panic, ErrGoexit),
 // and loop carries on from st on a new goroutine.
 func (r *PeriodicGoroutine) invoke(ctx context.Context, st *loopState) (failed bool, end time.Time) {
-	inv := invocation{n: r.invocations.Add(1)}
+	inv := invocation{loop: ctx, n: r.invocations.Add(1)}
 	if r.cfg.timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, r.cfg.timeout)
@@ -465,7 +506,7 @@ func (r *PeriodicGoroutine) invoke(ctx context.Context, st *loopState) (failed b
 func (r *PeriodicGoroutine) complete(inv *invocation) (failed bool, end time.Time) {
 	end = time.Now()
 	err, text := errtext.Safe(inv.err)
-	o, behaviour := r.classify(err)
+	o, behaviour := r.classify(err, inv.loop.Err() != nil)
 	run := Run{Invocation: inv.n, Started: inv.start, Duration: end.Sub(inv.start), Outcome: o,
 		TraceID: inv.tl.Span().SpanContext().TraceID()}
 	if o.Failed() {
@@ -510,14 +551,15 @@ func (r *PeriodicGoroutine) notify(err error) {
 // reported, calling the user's error filter at most once:
 //
 //   - a panic (or runtime.Goexit) is a panic, reported everywhere;
-//   - nil, or a context error, once the routine was stopped is canceled:
-//     reported nowhere as a failure;
+//   - nil, or a context error, once the run's loop was stopped (Stop,
+//     shutdown, lost leadership) is canceled: reported nowhere as a
+//     failure;
 //   - another error is whatever the error filter says: an error kept out
 //     of metrics is a success;
 //   - nil is a success.
-func (r *PeriodicGoroutine) classify(err error) (Outcome, observation.ErrorFilterBehaviour) {
+func (r *PeriodicGoroutine) classify(err error, stopped bool) (Outcome, observation.ErrorFilterBehaviour) {
 	if err == nil {
-		if r.ctx.Err() != nil {
+		if stopped {
 			return OutcomeCanceled, observation.EmitForNone
 		}
 		return OutcomeSuccess, observation.EmitForAll
@@ -525,7 +567,7 @@ func (r *PeriodicGoroutine) classify(err error) (Outcome, observation.ErrorFilte
 	if asPanic(err) != nil {
 		return OutcomePanic, observation.EmitForAll
 	}
-	if r.ctx.Err() != nil && isContextError(err) {
+	if stopped && isContextError(err) {
 		return OutcomeCanceled, observation.EmitForNone
 	}
 	behaviour := observation.EmitForAll

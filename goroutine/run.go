@@ -177,6 +177,9 @@ type Status struct {
 	// Recent holds the most recent runs, oldest first, at most
 	// HistorySize of them.
 	Recent []Run
+	// Leadership is this replica's part in a singleton routine
+	// (WithLeaderElection), nil for other routines.
+	Leadership *Leadership
 }
 
 // Runs is the number of finished invocations, whatever their outcome.
@@ -184,21 +187,22 @@ func (s Status) Runs() uint64 { return s.Successes + s.Errors + s.Panics + s.Can
 
 // statusJSON is Status's JSON form.
 type statusJSON struct {
-	Name            string     `json:"name"`
-	Description     string     `json:"description"`
-	State           State      `json:"state"`
-	IntervalSeconds float64    `json:"interval_seconds"`
-	Runs            uint64     `json:"runs"`
-	Successes       uint64     `json:"successes"`
-	Errors          uint64     `json:"errors"`
-	Panics          uint64     `json:"panics"`
-	Canceled        uint64     `json:"canceled"`
-	RunningSince    *time.Time `json:"running_since"`
-	LastError       string     `json:"last_error"`
-	LastErrorAt     *time.Time `json:"last_error_at"`
-	HistorySize     int        `json:"history_size"`
-	LastRun         *Run       `json:"last_run"`
-	Recent          []Run      `json:"recent"`
+	Name            string      `json:"name"`
+	Description     string      `json:"description"`
+	State           State       `json:"state"`
+	IntervalSeconds float64     `json:"interval_seconds"`
+	Runs            uint64      `json:"runs"`
+	Successes       uint64      `json:"successes"`
+	Errors          uint64      `json:"errors"`
+	Panics          uint64      `json:"panics"`
+	Canceled        uint64      `json:"canceled"`
+	RunningSince    *time.Time  `json:"running_since"`
+	LastError       string      `json:"last_error"`
+	LastErrorAt     *time.Time  `json:"last_error_at"`
+	HistorySize     int         `json:"history_size"`
+	LastRun         *Run        `json:"last_run"`
+	Recent          []Run       `json:"recent"`
+	Leadership      *Leadership `json:"leadership"`
 }
 
 // MarshalJSON encodes the status as the status page's JSON documents it.
@@ -208,7 +212,12 @@ func (s Status) MarshalJSON() ([]byte, error) {
 		IntervalSeconds: s.Interval.Seconds(), Runs: s.Runs(),
 		Successes: s.Successes, Errors: s.Errors, Panics: s.Panics, Canceled: s.Canceled,
 		RunningSince: utcOrNil(s.RunningSince), LastError: s.LastError, LastErrorAt: utcOrNil(s.LastErrorAt),
-		HistorySize: s.HistorySize, LastRun: s.LastRun, Recent: s.Recent,
+		HistorySize: s.HistorySize, LastRun: s.LastRun, Recent: s.Recent, Leadership: s.Leadership,
+	}
+	if j.Leadership != nil {
+		l := *j.Leadership
+		l.Since = l.Since.UTC()
+		j.Leadership = &l
 	}
 	if j.Recent == nil {
 		j.Recent = []Run{}
@@ -227,6 +236,7 @@ func (s *Status) UnmarshalJSON(b []byte) error {
 		Interval:  time.Duration(j.IntervalSeconds * float64(time.Second)),
 		Successes: j.Successes, Errors: j.Errors, Panics: j.Panics, Canceled: j.Canceled,
 		LastError: j.LastError, HistorySize: j.HistorySize, LastRun: j.LastRun, Recent: j.Recent,
+		Leadership: j.Leadership,
 	}
 	if j.RunningSince != nil {
 		s.RunningSince = *j.RunningSince

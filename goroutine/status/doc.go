@@ -43,7 +43,9 @@
 // or removed. Times are RFC 3339 strings in UTC with sub-second precision;
 // durations are numbers of seconds (fields ending in _seconds). Every
 // field is always present; running_since is null unless an invocation is
-// running, last_run is null before the first run, last_error_at is null
+// running, leadership is null unless the routine is a singleton
+// (goroutine.WithLeaderElection; then {"leader": true, "term": 7, "since":
+// "..."}), last_run is null before the first run, last_error_at is null
 // before the first failure, and error and trace_id
 // are "" when a run had none.
 //
@@ -62,7 +64,8 @@
 //	      "history_size": 32,
 //	      "last_run": {"invocation": 3, "started": "...", "duration_seconds": 0.012,
 //	                   "outcome": "success", "error": "", "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736"},
-//	      "recent": [ ...runs, oldest first... ]
+//	      "recent": [ ...runs, oldest first... ],
+//	      "leadership": null
 //	    }
 //	  ]
 //	}

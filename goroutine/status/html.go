@@ -40,6 +40,8 @@ type htmlRoutine struct {
 	LastErrorAgo string
 	// RunningFor is how long the running invocation has run, or "".
 	RunningFor string
+	// Leadership says a singleton routine's part on this replica, or "".
+	Leadership string
 	Chart      chart
 	// Newest holds Recent newest first, for the runs table.
 	Newest []goroutine.Run
@@ -79,6 +81,13 @@ func renderHTML(w io.Writer, r Report, refresh int) error {
 			hr.LastStartISO = rt.LastRun.Started.UTC().Format(time.RFC3339Nano)
 			hr.LastAgo = formatDuration(r.GeneratedAt.Sub(rt.LastRun.Started).Round(100*time.Millisecond)) + " ago"
 			hr.LastDur = formatDuration(rt.LastRun.Duration)
+		}
+		if l := rt.Leadership; l != nil {
+			role := "follower"
+			if l.Leader {
+				role = fmt.Sprintf("leader, term %d", l.Term)
+			}
+			hr.Leadership = role + " for " + formatDuration(r.GeneratedAt.Sub(l.Since).Round(time.Second))
 		}
 		if !rt.LastErrorAt.IsZero() {
 			hr.LastErrorAgo = formatDuration(r.GeneratedAt.Sub(rt.LastErrorAt).Round(100*time.Millisecond)) + " ago"
@@ -255,7 +264,7 @@ generated <time datetime="{{.Generated}}">{{.Generated}}</time> ·
 {{- range .Routines}}
 <tr id="{{.Anchor}}" data-routine="{{.Name}}">
 <td class="name"><strong>{{.Name}}</strong>{{with .Description}}<div class="desc">{{.}}</div>{{end}}</td>
-<td><span class="state state-{{.StateClass}}">{{.State}}</span>{{with .RunningFor}}<div class="small running-for">for {{.}}</div>{{end}}</td>
+<td><span class="state state-{{.StateClass}}">{{.State}}</span>{{with .RunningFor}}<div class="small running-for">for {{.}}</div>{{end}}{{with .Leadership}}<div class="small leadership">{{.}}</div>{{end}}</td>
 <td class="num interval">{{.Interval}}</td>
 <td class="last-run">{{if .LastRun}}<time datetime="{{.LastStartISO}}">{{.LastStart}}</time> <span class="small">{{.LastAgo}}</span><br>took {{.LastDur}} · <span class="outcome-{{outcomeClass .LastRun.Outcome}}">{{.LastRun.Outcome}}</span>{{else}}<span class="none">no run yet</span>{{end}}</td>
 <td class="num runs" data-runs="{{.Runs}}"><strong>{{.Runs}}</strong><br><span class="small"><span class="outcome-ok">{{.Successes}} ok</span> · <span class="outcome-err">{{plural .Errors "error"}}</span> · <span class="outcome-panic">{{plural .Panics "panic"}}</span>{{if .Canceled}} · <span class="outcome-canceled">{{.Canceled}} canceled</span>{{end}}</span></td>

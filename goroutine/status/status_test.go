@@ -166,7 +166,7 @@ func TestJSONShape(t *testing.T) {
 		t.Errorf("report keys %v, want %v", got, want)
 	}
 	routines := doc["routines"].([]any)
-	wantRoutine := []string{"canceled", "description", "errors", "history_size", "interval_seconds", "last_error", "last_error_at", "last_run", "name", "panics", "recent", "running_since", "runs", "state", "successes"}
+	wantRoutine := []string{"canceled", "description", "errors", "history_size", "interval_seconds", "last_error", "last_error_at", "last_run", "leadership", "name", "panics", "recent", "running_since", "runs", "state", "successes"}
 	for _, r := range routines {
 		if got := keys(r); !slices.Equal(got, wantRoutine) {
 			t.Errorf("routine keys %v, want %v", got, wantRoutine)
