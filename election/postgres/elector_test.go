@@ -492,6 +492,7 @@ func TestSchemaFileIsTheCreatedTable(t *testing.T) {
 	if !strings.Contains(postgres.Schema, "CREATE TABLE IF NOT EXISTS "+postgres.DefaultTable+" (") {
 		t.Errorf("Schema does not create %s:\n%s", postgres.DefaultTable, postgres.Schema)
 	}
+	dropTable(t, postgres.DefaultTable)
 	a := newElector(t, "", "a", postgres.WithTable(postgres.DefaultTable))
 	campaign(t, a, "job", 5*time.Second)
 	var cols string

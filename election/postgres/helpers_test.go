@@ -4,6 +4,7 @@ import (
 	"context"
 	"regexp"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -25,10 +26,42 @@ const (
 	slack = 150 * time.Millisecond
 )
 
-// tableFor returns a lease table name of the test's own.
+var (
+	tablesMu sync.Mutex
+	tables   = map[testing.TB]string{}
+)
+
+// tableFor returns a lease table name of the test's own, dropped when the
+// test first asks for it (tests may run more than once: -count).
 func tableFor(t testing.TB) string {
-	name := strings.ToLower(regexp.MustCompile(`[^A-Za-z0-9]+`).ReplaceAllString(t.Name(), "_"))
-	return "leases_" + name
+	t.Helper()
+	tablesMu.Lock()
+	defer tablesMu.Unlock()
+	if name, ok := tables[t]; ok {
+		return name
+	}
+	name := "leases_" + strings.ToLower(regexp.MustCompile(`[^A-Za-z0-9]+`).ReplaceAllString(t.Name(), "_"))
+	dropTable(t, name)
+	tables[t] = name
+	t.Cleanup(func() {
+		tablesMu.Lock()
+		delete(tables, t)
+		tablesMu.Unlock()
+	})
+	return name
+}
+
+// dropTable drops a table left over by an earlier run of the test.
+func dropTable(t testing.TB, name string) {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), db(t).ConnString(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(context.Background(), "DROP TABLE IF EXISTS "+name); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // newElector returns an Elector with the test's timings and table that
