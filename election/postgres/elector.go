@@ -269,7 +269,9 @@ func (e *Elector) poke() {
 	}
 }
 
-// loop runs a round at once when poked, and every renew interval.
+// loop runs a round at once when poked, and a renew interval after the
+// start of the previous round: renewals are sent at a fixed rate, however
+// long each round trip takes.
 func (e *Elector) loop(ctx context.Context) {
 	defer close(e.loopDone)
 	t := time.NewTimer(e.cfg.renew)
@@ -281,8 +283,9 @@ func (e *Elector) loop(ctx context.Context) {
 		case <-t.C:
 		case <-e.trigger:
 		}
+		start := time.Now()
 		e.round(ctx)
-		t.Reset(e.cfg.renew)
+		t.Reset(time.Until(start.Add(e.cfg.renew)))
 	}
 }
 

@@ -63,8 +63,9 @@ func WithTTL(ttl time.Duration) Option {
 
 // WithRenewInterval sets how often the Elector renews its leases and tries
 // to acquire the ones it campaigns for, in one round trip for all of them.
-// The default is TTL/3. Two renewals must fit in the TTL minus the safety
-// margin, so that one failed round trip does not cost the leadership.
+// The default is TTL/3. It may be at most (TTL - safety margin)/2, so that
+// after a renewal fails, another is sent before the local deadline: one
+// failed round trip does not cost the leadership.
 func WithRenewInterval(d time.Duration) Option {
 	return optionFunc(func(c *config) error {
 		if d <= 0 {
@@ -151,7 +152,7 @@ func newConfig(opts []Option) (config, error) {
 		return config{}, fmt.Errorf("WithSafetyMargin: %v is not shorter than the TTL %v", c.margin, c.ttl)
 	}
 	if window := c.ttl - c.margin; 2*c.renew > window {
-		return config{}, fmt.Errorf("WithRenewInterval: %v is too long for the TTL %v and safety margin %v: two renewals must fit in TTL minus margin, so the interval may be at most %v", c.renew, c.ttl, c.margin, window/2)
+		return config{}, fmt.Errorf("WithRenewInterval: %v is too long for the TTL %v and safety margin %v: the interval may be at most (TTL - margin)/2 = %v", c.renew, c.ttl, c.margin, window/2)
 	}
 	if c.holder == "" {
 		c.holder = defaultHolder()
