@@ -2,7 +2,9 @@
 # Runs the whole test suite of every module in this repository, under the
 # race detector. It first installs, through apt-get, the real programs the
 # tests drive: promtool and the Prometheus server (Debian package
-# prometheus) and headless Chromium (Debian package chromium). Tests that
+# prometheus), headless Chromium (Debian package chromium) and the
+# PostgreSQL server (Debian package postgresql, for election/postgres;
+# its tests start their own throwaway server). Tests that
 # need a program that is still missing skip with a printed reason, except
 # under CI=true, where they fail.
 set -euo pipefail
@@ -11,6 +13,7 @@ cd "$(dirname "$0")/.."
 missing=()
 { command -v promtool && command -v prometheus; } >/dev/null 2>&1 || missing+=(prometheus)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || missing+=(postgresql)
 if ((${#missing[@]})); then
 	sudo=()
 	[[ $(id -u) == 0 ]] || sudo=(sudo -n)
@@ -21,5 +24,6 @@ if ((${#missing[@]})); then
 	fi
 fi
 
-# go.work makes the pattern below cover every module of the repository.
+# go.work makes the pattern below cover every module of the repository,
+# the nested ones (dashboards, election/postgres, ...) included.
 exec go test -race -count=1 -timeout 20m "$@" github.com/routinely/routinely/...
