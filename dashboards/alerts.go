@@ -164,7 +164,7 @@ func alertSpecs(c config, n names) []alertSpec {
 				"The threshold scales with each routine (3 minutes for a routine every minute, 3 hours for an hourly one), so a failover, "+
 				"which leaves the routine without a leader for about the lease's TTL plus one renew interval, does not fire it. "+
 				"The expression reads two recording rules, per job and routine: `%s`, the evaluation time whenever some instance leads, and `%s`, the time of the latest scrape of the leader gauge; "+
-				"the time without a leader runs from the latest value of the first in the past %s or, when no instance led in all that time, from the earliest value of the second in it. "+
+				"the time without a leader runs from the latest value of the first over the last %s or, when no instance led in all that time, from the earliest value of the second in it. "+
 				"It joins on job and routine, never on instance, as the leader is one instance and the followers are the others; two instances briefly reporting 1 at once still count as a leader. "+
 				"Routines without leader election have no `%s` series and never fire it; nor does a routine stopped everywhere (`%s` is 0). "+
 				"The usual causes: the election's database (PostgreSQL for `election/postgres`) is down or unreachable, so no replica can take or renew a lease; "+
