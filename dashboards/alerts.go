@@ -27,6 +27,9 @@ type alertSpec struct {
 // where names the series an alert is about, as a Prometheus template.
 const where = "{{ $labels.routine }} on {{ $labels.instance }} (job {{ $labels.job }})"
 
+// whereJob names the routine of a per-job alert, as a Prometheus template.
+const whereJob = "{{ $labels.routine }} (job {{ $labels.job }})"
+
 func alertSpecs(c config, n names) []alertSpec {
 	budget := percent(c.errorBudget)
 	var specs []alertSpec
@@ -143,6 +146,44 @@ func alertSpecs(c config, n names) []alertSpec {
 			act: []string{
 				"Restart the process to start the routine again.",
 				fmt.Sprintf("If the service stops routines on purpose (a feature flag, a leader that stepped down), do not ship `%s` as 0 forever: stop exporting the routine or silence the alert for that routine.", n.Up),
+			},
+		},
+		alertSpec{
+			name:     AlertWithoutLeader,
+			severity: "critical",
+			expr:     withoutLeaderExpr(n),
+			pending:  2 * time.Minute,
+			summary:  "Singleton routine {{ $labels.routine }} has had no leader for {{ $value | humanizeDuration }}.",
+			description: fmt.Sprintf("No instance has led the singleton routine %s for {{ $value | humanizeDuration }}, "+
+				"more than %d × its interval (%s, at most %s), while the routine is started on at least one instance: "+
+				"every replica campaigns and none wins, so the routine does not run anywhere.",
+				whereJob, leaderIntervals, n.Interval, model.Duration(leaderThresholdCap)),
+			meaning: fmt.Sprintf("The routine is a singleton (`goroutine.WithLeaderElection`): only the replica that holds its lease runs its handler, and `%s` is 1 there and 0 on the other replicas. "+
+				"No instance of the job has reported 1 for more than %d times the routine's interval (`%s`), capped at %s so that routines with long intervals fire too, "+
+				"while `%s` is 1 on at least one instance: the routine is started but runs nowhere. "+
+				"The threshold scales with each routine (3 minutes for a routine every minute, 3 hours for an hourly one), so a failover, "+
+				"which leaves the routine without a leader for about the lease's TTL plus one renew interval, does not fire it. "+
+				"The expression reads two recording rules, per job and routine: `%s`, the evaluation time whenever some instance leads, and `%s`, the time of the latest scrape of the leader gauge; "+
+				"the time without a leader runs from the latest value of the first over the last %s or, when no instance led in all that time, from the earliest value of the second in it. "+
+				"It joins on job and routine, never on instance, as the leader is one instance and the followers are the others; two instances briefly reporting 1 at once still count as a leader. "+
+				"Routines without leader election have no `%s` series and never fire it; nor does a routine stopped everywhere (`%s` is 0). "+
+				"The usual causes: the election's database (PostgreSQL for `election/postgres`) is down or unreachable, so no replica can take or renew a lease; "+
+				"every replica lost its lease and cannot get it back (renewals slower than the TTL, a database overloaded or failing over); "+
+				"a network partition between the replicas and the database; or the elector is misconfigured (wrong DSN, a lease table that does not exist, missing `SELECT`, `INSERT` or `UPDATE` rights, replicas pointed at different databases). "+
+				"While it fires, the routine's runs do not happen: its `%s` goes stale on the followers, which never run it, and RoutineStalled does not report it.",
+				n.Leader, leaderIntervals, n.Interval, model.Duration(leaderThresholdCap), n.Up,
+				n.leaderLed(), n.leaderSeen(), leaderWindow, n.Leader, n.Up, n.NextRun),
+			investigate: []string{
+				fmt.Sprintf("On the **Routines** dashboard, row **%s**: **%s** shows which instance led the routine until when, and **%s** whether it has none (0) since.", rowLeaderElection, panelLeaderTimeline, panelLeaders),
+				fmt.Sprintf("**%s**: leadership gained and lost over and over before the gap means leases expire before they are renewed (a slow or overloaded database, a TTL too short for its latency).", panelLeaderTransitions),
+				"Read the replicas' logs for the routine: every failed campaign is logged with its error (connection refused, authentication failed, relation does not exist, permission denied).",
+				"Check the election database: is it up and reachable from the replicas, and does the lease table (`routinely_leases` unless `WithTable` says otherwise) have a row for the routine (`SELECT holder, term, expires_at FROM routinely_leases WHERE name = '<routine>'`) whose `expires_at` keeps moving and whose `holder` is a live replica?",
+			},
+			act: []string{
+				"The database is down or unreachable: restore it or the network path to it; the replicas campaign again on their own and one leads within a renew interval.",
+				"The elector is misconfigured: fix its DSN, schema or grants and redeploy; check that every replica uses the same database and lease table.",
+				"Leases keep expiring under load: give the elector a longer TTL (`WithTTL` of `election/postgres`) or fix the database's latency.",
+				"If the routine must run now and the election cannot be fixed quickly, run its work by hand once; do not remove `WithLeaderElection` from several replicas at once, or each would run it.",
 			},
 		},
 	)

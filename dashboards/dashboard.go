@@ -13,6 +13,7 @@ import (
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 	"github.com/grafana/grafana-foundation-sdk/go/prometheus"
 	"github.com/grafana/grafana-foundation-sdk/go/stat"
+	"github.com/grafana/grafana-foundation-sdk/go/statetimeline"
 	"github.com/grafana/grafana-foundation-sdk/go/timeseries"
 	"github.com/grafana/grafana-foundation-sdk/go/units"
 	"github.com/prometheus/common/model"
@@ -48,6 +49,11 @@ const (
 	panelRoutineUp         = "Up"
 	panelRoutineInFlight   = "In flight"
 	panelRoutineFailures   = "Errors and panics in time range"
+
+	rowLeaderElection      = "Leader election"
+	panelLeaderTimeline    = "Leader by routine and instance"
+	panelLeaders           = "Leaders per routine"
+	panelLeaderTransitions = "Leadership transitions per hour"
 )
 
 // quantiles of the duration panels.
@@ -64,8 +70,11 @@ const stallDisplayCap = 10
 // instance and routine, each multi-select with "All", each limited by the
 // ones before it. An Overview row shows every selected routine together:
 // invocations per second, error ratio, p50/p90/p99 duration, in-flight
-// invocations, how late the next run is in intervals, and panics. A row
-// per routine, repeated over the routine variable, shows that routine
+// invocations, how late the next run is in intervals, and panics. A Leader
+// election row shows, for singleton routines (goroutine.WithLeaderElection)
+// only, which instance leads each routine, how many instances do (0: no
+// leader, more than 1: a split brain) and how often leadership changes. A
+// row per routine, repeated over the routine variable, shows that routine
 // alone, its invocations by outcome (canceled ones included). Every panel
 // has a unit, thresholds and a description; the panels on error ratio and
 // lateness read the recording rules of AlertRules, so load those rules too.
@@ -101,6 +110,10 @@ func Dashboard(opts ...Option) (dashboard.Dashboard, error) {
 
 	d.WithRow(dashboard.NewRowBuilder("Overview").Id(b.id()))
 	for _, p := range b.overview() {
+		d.WithPanel(p)
+	}
+	d.WithRow(dashboard.NewRowBuilder(rowLeaderElection).Id(b.id()))
+	for _, p := range b.leaderElection() {
 		d.WithPanel(p)
 	}
 	d.WithRow(dashboard.NewRowBuilder("Routine $" + varRoutine).Id(b.id()).Repeat(varRoutine))
@@ -171,6 +184,14 @@ func (b *panels) labelVariable(label, title, description, metric string, limitBy
 			Text:     dashboard.StringOrArrayOfString{ArrayOfString: []string{"All"}},
 			Value:    dashboard.StringOrArrayOfString{ArrayOfString: []string{"$__all"}},
 		})
+}
+
+// selJobRoutine is metric limited to the selected jobs and routines, on
+// every instance: what counts the leaders of a routine, which must see the
+// followers and the leader whatever instances are selected.
+func selJobRoutine(metric string) string {
+	return fmt.Sprintf("%s{%s=~\"$%s\", %s=~\"$%s\"}",
+		metric, jobLabel, varJob, metrics.RoutineLabel, varRoutine)
 }
 
 // sel is metric limited to the selected jobs, instances and routines.
@@ -432,6 +453,59 @@ func (b *panels) perRoutine() []cog.Builder[dashboard.Panel] {
 				{expr: fmt.Sprintf("sum(increase(%s[$__range]))", sel(n.HandlerErrors)), legend: "errors"},
 				{expr: fmt.Sprintf("sum(increase(%s[$__range]))", sel(n.HandlerPanics)), legend: "panics"},
 			},
+		}),
+	}
+}
+
+// leaderElection is the row of singleton routines: only routines with
+// leader election have the leader series, so the others do not show.
+func (b *panels) leaderElection() []cog.Builder[dashboard.Panel] {
+	n := b.n
+	return []cog.Builder[dashboard.Panel]{
+		statetimeline.NewPanelBuilder().
+			Id(b.id()).
+			Title(panelLeaderTimeline).
+			Description(fmt.Sprintf("Singleton routines only (goroutine.WithLeaderElection; other routines have no %s series and do not show): "+
+				"one line per routine and instance, Leader (green) while that instance holds the routine's lease and runs its handler, Follower (grey) while it campaigns and another instance may lead. "+
+				"A handover shows as the green moving from one line to another. Followers never run the routine, so their next-run time is stale: read the leader's.", n.Leader)).
+			Datasource(datasource()).
+			Unit(units.NoUnit).
+			Thresholds(thresholds("text", step{value: 1, color: "green"})).
+			Mappings([]dashboard.ValueMapping{{ValueMap: &dashboard.ValueMap{Type: dashboard.MappingTypeValueToText, Options: map[string]dashboard.ValueMappingResult{
+				"0": {Text: cog.ToPtr("Follower"), Color: cog.ToPtr("text"), Index: cog.ToPtr[int32](0)},
+				"1": {Text: cog.ToPtr("Leader"), Color: cog.ToPtr("green"), Index: cog.ToPtr[int32](1)},
+			}}}}).
+			Span(12).
+			Height(8).
+			Targets(b.targets([]query{{
+				expr:   fmt.Sprintf("max by (%s, %s) (%s)", metrics.RoutineLabel, instLabel, sel(n.Leader)),
+				legend: "{{" + metrics.RoutineLabel + "}} on {{" + instLabel + "}}",
+			}})).
+			ShowValue(common.VisibilityModeNever).
+			MergeValues(true).
+			FillOpacity(80).
+			Legend(common.NewVizLegendOptionsBuilder().
+				ShowLegend(true).
+				DisplayMode(common.LegendDisplayModeList).
+				Placement(common.LegendPlacementBottom)).
+			Tooltip(common.NewVizTooltipOptionsBuilder().Mode(common.TooltipDisplayModeSingle)),
+		b.timeseries(panelSpec{
+			title: panelLeaders,
+			description: fmt.Sprintf("Singleton routines only: how many instances of the job report leading each routine, over every instance whatever the Instance variable selects. "+
+				"1 is normal. 0 means no instance leads and the routine runs nowhere: %s fires once that lasts %d × its interval. "+
+				"More than 1 would be a split brain, which fencing makes impossible; a 2 for one scrape around a handover only means the old leader was scraped before it let go and the new one after.",
+				AlertWithoutLeader, leaderIntervals),
+			unit: units.Short, width: 6, height: 8,
+			thresholds:     thresholds("red", step{value: 1, color: "green"}, step{value: 2, color: "red"}),
+			showThresholds: true, min: cog.ToPtr(0.0),
+			queries: []query{{expr: fmt.Sprintf("sum by (%s) (%s)", metrics.RoutineLabel, selJobRoutine(n.Leader)), legend: "{{" + metrics.RoutineLabel + "}}"}},
+		}),
+		b.timeseries(panelSpec{
+			title: panelLeaderTransitions,
+			description: "Singleton routines only: leadership gained or lost per hour, summed over instances (a handover counts twice, lost on one instance and gained on another). " +
+				"A few around deploys are normal; a steady rate means leases expire before they are renewed: a slow or overloaded election database, or a TTL too short for its latency.",
+			unit: "suffix:/h", width: 6, height: 8, thresholds: thresholds("green"), min: cog.ToPtr(0.0),
+			queries: []query{{expr: fmt.Sprintf("3600 * sum by (%s) (rate(%s[$__rate_interval]))", metrics.RoutineLabel, sel(n.LeaderTransitions)), legend: "{{" + metrics.RoutineLabel + "}}"}},
 		}),
 	}
 }

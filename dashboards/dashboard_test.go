@@ -142,8 +142,8 @@ func TestDashboard_HasOverviewAndRepeatedRoutineRow(t *testing.T) {
 		row := rows[len(rows)-1].Title
 		panelsIn[row] = append(panelsIn[row], p.Title)
 	}
-	if len(rows) != 2 || rows[0].Title != "Overview" || rows[1].Repeat != "routine" {
-		t.Fatalf("rows = %+v, want Overview then a row repeated over routine", rows)
+	if len(rows) != 3 || rows[0].Title != "Overview" || rows[1].Title != "Leader election" || rows[2].Repeat != "routine" {
+		t.Fatalf("rows = %+v, want Overview, Leader election, then a row repeated over routine", rows)
 	}
 	overview := strings.Join(panelsIn["Overview"], "|")
 	for _, want := range []string{"Invocations per second", "Error ratio", "p50 / p90 / p99", "In-flight", "Time past due", "Panics"} {
@@ -151,8 +151,45 @@ func TestDashboard_HasOverviewAndRepeatedRoutineRow(t *testing.T) {
 			t.Errorf("the Overview row has no %q panel: %s", want, overview)
 		}
 	}
-	if len(panelsIn[rows[1].Title]) == 0 {
-		t.Errorf("the per-routine row %q has no panels", rows[1].Title)
+	leaders := strings.Join(panelsIn["Leader election"], "|")
+	for _, want := range []string{"Leader by routine and instance", "Leaders per routine", "Leadership transitions"} {
+		if !strings.Contains(leaders, want) {
+			t.Errorf("the Leader election row has no %q panel: %s", want, leaders)
+		}
+	}
+	if len(panelsIn[rows[2].Title]) == 0 {
+		t.Errorf("the per-routine row %q has no panels", rows[2].Title)
+	}
+}
+
+// TestDashboard_LeaderPanelsReadOnlyLeaderSeries pins that the Leader
+// election row shows singleton routines only: every query selects the
+// leader series, and the leader count is taken over every instance.
+func TestDashboard_LeaderPanelsReadOnlyLeaderSeries(t *testing.T) {
+	inRow := false
+	seen := 0
+	for _, p := range rawPanels(t) {
+		if p.Type == "row" {
+			inRow = p.Title == "Leader election"
+			continue
+		}
+		if !inRow {
+			continue
+		}
+		seen++
+		for _, target := range p.Targets {
+			if !strings.Contains(target.Expr, "routine_leader") {
+				t.Errorf("panel %q/%s: %q does not read the leader series", p.Title, target.RefID, target.Expr)
+			}
+		}
+		if p.Title == "Leaders per routine" {
+			if len(p.Targets) != 1 || strings.Contains(p.Targets[0].Expr, "instance") || !strings.Contains(p.Targets[0].Expr, "sum by (routine)") {
+				t.Errorf("panel %q: targets %+v, want the sum over every instance by routine", p.Title, p.Targets)
+			}
+		}
+	}
+	if seen != 3 {
+		t.Errorf("%d panels in the Leader election row, want 3", seen)
 	}
 }
 

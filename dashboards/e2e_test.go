@@ -37,14 +37,17 @@ const e2eBudget = 90 * time.Second
 const e2eForScale = 1.0 / 60
 
 // TestEndToEnd_PrometheusScrapingTheService starts the test service (a
-// healthy routine, a failing one that backs off and a hanging one) and a
-// real Prometheus server scraping it every second with the generated
-// rules, then checks through Prometheus' HTTP API that every dashboard
-// query returns data for the healthy and the failing routine, that every
+// healthy routine, a failing one that backs off, a hanging one and a
+// singleton that no replica leads, the healthy one reporting that it
+// leads) and a real Prometheus server scraping it every second with the
+// generated rules, then checks through Prometheus' HTTP API that every
+// dashboard query returns data for the healthy and the failing routine
+// (the leader panels for the healthy and the leaderless one), that every
 // routine exports its next-run time, that the fast error-ratio alert fires
-// for the failing routine and RoutineStalled for the hanging one, while
-// the healthy routine raises no alert at all, not even a pending one, and
-// the failing one no RoutineStalled.
+// for the failing routine, RoutineStalled for the hanging one and
+// RoutineWithoutLeader for the leaderless one, while the healthy routine
+// raises no alert at all, not even a pending one, and the failing one no
+// RoutineStalled.
 func TestEndToEnd_PrometheusScrapingTheService(t *testing.T) {
 	promBin := testenv.LookPath(t, "prometheus", promtoolHint)
 	goBin := testenv.LookPath(t, "go", "the Go toolchain")
@@ -80,8 +83,13 @@ func TestEndToEnd_PrometheusScrapingTheService(t *testing.T) {
 					seen[r] = true
 				}
 			}
-			if byRoutine && !strings.Contains(expr, "> 0)") && !(seen["healthy"] && seen["failing"]) {
-				return false, fmt.Sprintf("routines %v, want healthy and failing", seen)
+			want := []string{"healthy", "failing"}
+			if strings.Contains(expr, metrics.RoutineNames("").Leader) {
+				// Singleton routines only: healthy leads, leaderless has no leader.
+				want = []string{"healthy", "leaderless"}
+			}
+			if byRoutine && !strings.Contains(expr, "> 0)") && !(seen[want[0]] && seen[want[1]]) {
+				return false, fmt.Sprintf("routines %v, want %v", seen, want)
 			}
 			return true, ""
 		})
@@ -114,7 +122,7 @@ func TestEndToEnd_PrometheusScrapingTheService(t *testing.T) {
 	// RoutineStalled; the healthy one, which runs more often than
 	// Prometheus scrapes, stays silent.
 	var alerts []promAlert
-	for alert, routine := range map[string]string{dashboards.AlertErrorRatioFastBurn: "failing", dashboards.AlertStalled: "hanging"} {
+	for alert, routine := range map[string]string{dashboards.AlertErrorRatioFastBurn: "failing", dashboards.AlertStalled: "hanging", dashboards.AlertWithoutLeader: "leaderless"} {
 		poll(t, ctx, alert+" to fire for the "+routine+" routine", func() (bool, string) {
 			var err error
 			if alerts, err = api.alerts(); err != nil {

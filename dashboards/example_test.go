@@ -22,9 +22,11 @@ func ExampleAlertRules() {
 	// RoutineStalled                   critical for 5m
 	// RoutineHandlerPanicked           warning  for 0s
 	// RoutineDown                      warning  for 5m
+	// RoutineWithoutLeader             critical for 2m
 }
 
-// The recording rules hold the ratios the alerts and the dashboard share.
+// The recording rules hold the ratios the alerts and the dashboard share,
+// and when a singleton routine last had a leader.
 func ExampleRuleFile_YAML() {
 	rules, err := dashboards.AlertRules(dashboards.WithNamespace("jobs"))
 	if err != nil {
@@ -41,6 +43,8 @@ func ExampleRuleFile_YAML() {
 	// routine:jobs_handler_errors:ratio_rate1h
 	// routine:jobs_handler_errors:ratio_rate6h
 	// routine:jobs_next_run_overdue:ratio_interval
+	// routine:jobs_leader:led_timestamp_seconds
+	// routine:jobs_leader:seen_timestamp_seconds
 }
 
 func ExampleDashboard() {

@@ -26,6 +26,24 @@ const (
 // from another: what rules join a routine's series on.
 const targetLabels = jobLabel + ", " + instLabel + ", " + metrics.RoutineLabel
 
+// leaderLabels are the labels a singleton routine's leadership is
+// aggregated by: the leader is one instance of the job and the followers
+// are the others, so leadership rules join on these, never on instance.
+const leaderLabels = jobLabel + ", " + metrics.RoutineLabel
+
+// leaderIntervals is how many of its intervals a singleton routine may go
+// without any instance leading it before RoutineWithoutLeader fires.
+const leaderIntervals = 3
+
+// leaderWindow is how far back RoutineWithoutLeader looks for the last
+// time some instance led a routine, and leaderThresholdCap the longest it
+// waits: 3 intervals, but at most half the window, so a routine whose
+// interval is 4h or longer still fires (after 12h) instead of never.
+const (
+	leaderWindow       = model.Duration(24 * time.Hour)
+	leaderThresholdCap = 12 * time.Hour
+)
+
 // stallIntervals is how many intervals past its due time a routine's next
 // invocation may be before RoutineStalled fires.
 const stallIntervals = 3
@@ -90,13 +108,30 @@ func (n names) overdueRatio() string {
 	return metrics.RoutineLabel + ":" + strings.TrimSuffix(n.NextRun, "_timestamp_seconds") + "_overdue:ratio_interval"
 }
 
+// leaderLed names the recording rule holding, per job and singleton
+// routine, the evaluation time at which some instance led it, recorded only
+// then: routine:routine_leader:led_timestamp_seconds by default. Its
+// max_over_time is when the routine last had a leader.
+func (n names) leaderLed() string {
+	return metrics.RoutineLabel + ":" + n.Leader + ":led_timestamp_seconds"
+}
+
+// leaderSeen names the recording rule holding, per job and singleton
+// routine, the time of the latest scrape of its leader gauge, whatever its
+// value: routine:routine_leader:seen_timestamp_seconds by default. Its
+// min_over_time is when the routine was first seen in the window, for a
+// routine that no instance led in the whole window.
+func (n names) leaderSeen() string {
+	return metrics.RoutineLabel + ":" + n.Leader + ":seen_timestamp_seconds"
+}
+
 // recorded lists the recording rule names in the order they are defined.
 func (n names) recorded() []string {
 	var out []string
 	for _, w := range ratioWindows() {
 		out = append(out, n.errorRatio(w))
 	}
-	return append(out, n.overdueRatio())
+	return append(out, n.overdueRatio(), n.leaderLed(), n.leaderSeen())
 }
 
 // formatFloat writes f the shortest way PromQL and YAML read back exactly.

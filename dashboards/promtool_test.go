@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -264,6 +265,19 @@ func backingOffRuns(m int) bool {
 // filled in as Prometheus does.
 func firing(t *testing.T, alert, routine, value string) expAlert {
 	t.Helper()
+	return firingWith(t, alert, map[string]string{"job": testJob, "instance": testInstance, metrics.RoutineLabel: routine}, value)
+}
+
+// firingForJob is firing for an alert per job and routine, without an
+// instance label: RoutineWithoutLeader.
+func firingForJob(t *testing.T, alert, routine, value string) expAlert {
+	t.Helper()
+	return firingWith(t, alert, map[string]string{"job": testJob, metrics.RoutineLabel: routine}, value)
+}
+
+func firingWith(t *testing.T, alert string, labels map[string]string, value string) expAlert {
+	t.Helper()
+	routine := labels[metrics.RoutineLabel]
 	var rule *dashboards.Rule
 	for _, r := range generatedRules(t).Alerts() {
 		if r.Alert == alert {
@@ -273,7 +287,6 @@ func firing(t *testing.T, alert, routine, value string) expAlert {
 	if rule == nil {
 		t.Fatalf("no alert %s in the generated rules", alert)
 	}
-	labels := map[string]string{"job": testJob, "instance": testInstance, metrics.RoutineLabel: routine}
 	for k, v := range rule.Labels {
 		labels[k] = v
 	}
@@ -373,6 +386,10 @@ func alertScenarios(t *testing.T) map[string]promtoolTest {
 				{EvalTime: "30m", Alertname: dashboards.AlertPanicked}, // resolved: 15m without a panic
 			},
 		},
+		// Singleton routines on two instances, a and b, running every
+		// minute unless said otherwise; "healthy" has no leader election
+		// (no leader series) and never fires.
+		dashboards.AlertWithoutLeader: leaderScenario(t),
 		// Stopped from minute 10 to minute 30, then started again.
 		dashboards.AlertDown: {
 			InputSeries: append(healthy(), gauges("stopped", func(m int) bool { return m < 10 || m >= 30 }, succeedsEveryMinute, onSchedule)...),
@@ -381,6 +398,160 @@ func alertScenarios(t *testing.T) map[string]promtoolTest {
 				{EvalTime: "16m", Alertname: dashboards.AlertDown, ExpAlerts: []expAlert{firing(t, dashboards.AlertDown, "stopped", "")}},
 				{EvalTime: "35m", Alertname: dashboards.AlertDown},
 			},
+		},
+	}
+}
+
+// The instances of the leader election scenario.
+const (
+	instanceA = "a:9090"
+	instanceB = "b:9090"
+)
+
+// missing is a minute without a sample: the series does not exist yet.
+var missing = math.NaN()
+
+// perMinuteOrMissing is perMinute with "_" (no sample) where f is NaN.
+func perMinuteOrMissing(f func(minute int) float64) string {
+	var b strings.Builder
+	for m := 0; m <= minutes; m++ {
+		if m > 0 {
+			b.WriteByte(' ')
+		}
+		if v := f(m); math.IsNaN(v) {
+			b.WriteByte('_')
+		} else {
+			b.WriteString(fmt.Sprint(v))
+		}
+	}
+	return b.String()
+}
+
+// singleton is a routine on instances a and b, with an interval of
+// interval seconds, started from minute from (no series before it) and up
+// when up says; leader says which instance leads at each minute: "a", "b",
+// "ab" (both report 1) or "" (none).
+func singleton(routine string, from int, interval float64, up func(int) bool, leader func(minute int) string) []inputSeries {
+	var out []inputSeries
+	for _, inst := range []string{instanceA, instanceB} {
+		s := func(name string) string {
+			return name + `{job="` + testJob + `", instance="` + inst + `", ` + metrics.RoutineLabel + `="` + routine + `"}`
+		}
+		gauge := func(f func(int) float64) string {
+			return perMinuteOrMissing(func(m int) float64 {
+				if m < from {
+					return missing
+				}
+				return f(m)
+			})
+		}
+		out = append(out,
+			inputSeries{s(names.Up), gauge(func(m int) float64 {
+				if up(m) {
+					return 1
+				}
+				return 0
+			})},
+			inputSeries{s(names.Interval), gauge(func(int) float64 { return interval })},
+			inputSeries{s(names.Leader), gauge(func(m int) float64 {
+				if strings.Contains(leader(m), inst[:1]) {
+					return 1
+				}
+				return 0
+			})},
+		)
+	}
+	return out
+}
+
+// leaderScenario is the promtool test of RoutineWithoutLeader.
+func leaderScenario(t *testing.T) promtoolTest {
+	alert := dashboards.AlertWithoutLeader
+	fires := func(routine, value string) []expAlert {
+		return []expAlert{firingForJob(t, alert, routine, value)}
+	}
+	return promtoolTest{
+		InputSeries: concat(healthy(),
+			// a leads, then none for 2 minutes (under 3 intervals), b
+			// leads, none for 2 minutes, a again: handovers, no alert.
+			singleton("failover", 0, 60, always, func(m int) string {
+				switch {
+				case m < 30:
+					return "a"
+				case m < 32:
+					return ""
+				case m < 60:
+					return "b"
+				case m < 62:
+					return ""
+				}
+				return "a"
+			}),
+			// a leads until minute 19, then no one until minute 61: last
+			// led at 19m, more than 3 intervals from 23m, firing from 25m.
+			singleton("leaderless", 0, 60, always, func(m int) string {
+				switch {
+				case m < 20:
+					return "a"
+				case m <= 60:
+					return ""
+				}
+				return "b"
+			}),
+			// a leads throughout; b reports 1 too from minute 40 to 45.
+			singleton("split-brain", 0, 60, always, func(m int) string {
+				if m >= 40 && m <= 45 {
+					return "ab"
+				}
+				return "a"
+			}),
+			// Deployed at minute 70 and never led (a misconfigured
+			// elector): no leader in the whole window, counted from when
+			// its leader gauge was first seen: firing from 76m.
+			singleton("misconfigured", 70, 60, always, func(int) string { return "" }),
+			// Deployed at minute 90, led from minute 92: no alert.
+			singleton("late-start", 90, 60, always, func(m int) string {
+				if m < 92 {
+					return ""
+				}
+				return "a"
+			}),
+			// Stopped on both instances, so led by none: RoutineDown's
+			// concern, not this alert's.
+			singleton("stopped-singleton", 0, 60, never, func(int) string { return "" }),
+			// Every 10 minutes, without a leader from minute 20 to 45:
+			// 26 minutes, under its 3 intervals of 30 minutes.
+			singleton("every-10m", 0, 600, always, func(m int) string {
+				if m >= 20 && m <= 45 {
+					return ""
+				}
+				return "b"
+			}),
+		),
+		AlertRuleTest: []alertTest{
+			{EvalTime: "3m", Alertname: alert},
+			{EvalTime: "24m", Alertname: alert}, // leaderless pending since 23m: for 2m
+			{EvalTime: "25m", Alertname: alert, ExpAlerts: fires("leaderless", "6m 0s")},
+			{EvalTime: "31m", Alertname: alert, ExpAlerts: fires("leaderless", "12m 0s")},
+			{EvalTime: "42m", Alertname: alert, ExpAlerts: fires("leaderless", "23m 0s")},
+			{EvalTime: "60m", Alertname: alert, ExpAlerts: fires("leaderless", "41m 0s")},
+			{EvalTime: "61m", Alertname: alert}, // b leads
+			{EvalTime: "75m", Alertname: alert}, // misconfigured pending since 74m
+			{EvalTime: "76m", Alertname: alert, ExpAlerts: fires("misconfigured", "6m 0s")},
+			{EvalTime: "95m", Alertname: alert, ExpAlerts: fires("misconfigured", "25m 0s")},
+			{EvalTime: "120m", Alertname: alert, ExpAlerts: fires("misconfigured", "50m 0s")},
+		},
+		PromqlExprTest: []exprTest{
+			// Two instances reporting 1 are one leader: one sample, the
+			// evaluation time.
+			{Expr: `routine:routine_leader:led_timestamp_seconds{routine="split-brain"}`, EvalTime: "42m",
+				ExpSamples: []expSample{{Labels: `routine:routine_leader:led_timestamp_seconds{job="svc", routine="split-brain"}`, Value: 42 * 60}}},
+			// No leader, no sample; seen all the same.
+			{Expr: `routine:routine_leader:led_timestamp_seconds{routine="misconfigured"}`, EvalTime: "80m"},
+			{Expr: `routine:routine_leader:seen_timestamp_seconds{routine="misconfigured"}`, EvalTime: "80m",
+				ExpSamples: []expSample{{Labels: `routine:routine_leader:seen_timestamp_seconds{job="svc", routine="misconfigured"}`, Value: 80 * 60}}},
+			// A routine without leader election records neither.
+			{Expr: `routine:routine_leader:led_timestamp_seconds{routine="healthy"} or routine:routine_leader:seen_timestamp_seconds{routine="healthy"}`, EvalTime: "60m"},
 		},
 	}
 }

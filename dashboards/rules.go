@@ -75,6 +75,7 @@ const (
 	AlertStalled            = "RoutineStalled"
 	AlertPanicked           = "RoutineHandlerPanicked"
 	AlertDown               = "RoutineDown"
+	AlertWithoutLeader      = "RoutineWithoutLeader"
 )
 
 // AlertRules returns the rule file for routines: one group, named
@@ -101,8 +102,15 @@ const (
 //     the error-ratio alerts.
 //   - RoutineDown (warning, for 5m): routine_up is 0 while the process is
 //     scraped.
+//   - RoutineWithoutLeader (critical, for 2m): no instance of the job has
+//     led a singleton routine (routine_leader is 1) for more than 3 × its
+//     interval, at most 12h, while the routine is up on some instance.
+//     Routines without leader election have no routine_leader series and
+//     never fire it.
 //
-// Every alert is per series: per job, instance and routine. Error-ratio
+// Every alert but RoutineWithoutLeader is per series: per job, instance
+// and routine; RoutineWithoutLeader is per job and routine, as the leader
+// is one instance among several. Error-ratio
 // alerts need invocations in both windows, so a routine whose interval is
 // longer than 5m cannot fire the fast burn, and one whose interval is
 // longer than 30m fires neither: RoutineStalled does not cover it either,
@@ -118,7 +126,11 @@ func AlertRules(opts ...Option) (RuleFile, error) {
 	for _, w := range ratioWindows() {
 		recording = append(recording, Rule{Record: n.errorRatio(w), Expr: errorRatioExpr(n, w)})
 	}
-	recording = append(recording, Rule{Record: n.overdueRatio(), Expr: overdueRatioExpr(n)})
+	recording = append(recording,
+		Rule{Record: n.overdueRatio(), Expr: overdueRatioExpr(n)},
+		Rule{Record: n.leaderLed(), Expr: leaderLedExpr(n)},
+		Rule{Record: n.leaderSeen(), Expr: leaderSeenExpr(n)},
+	)
 
 	var alerting []Rule
 	for _, a := range alertSpecs(c, n) {
@@ -169,6 +181,39 @@ func errorRatioExpr(n names, window model.Duration) string {
 // recorded series keeps for alert routing.
 func overdueRatioExpr(n names) string {
 	return fmt.Sprintf("(timestamp(%s) - (%s > 0))\n  /\n%s", n.NextRun, n.NextRun, n.Interval)
+}
+
+// leaderLedExpr is the evaluation time, recorded per job and routine only
+// when some instance of the job leads the routine. max, not sum: two
+// instances both reporting 1 (scrapes on either side of a failover) still
+// mean the routine has a leader. Routines without leader election have no
+// leader series and so no value.
+func leaderLedExpr(n names) string {
+	return fmt.Sprintf("time() * (max by (%s) (%s) == 1)", leaderLabels, n.Leader)
+}
+
+// leaderSeenExpr is the time of the latest scrape of the routine's leader
+// gauge on any instance, whatever its value: it exists for as long as some
+// instance exports the gauge, so its min_over_time is when a singleton
+// routine was first seen in a window.
+func leaderSeenExpr(n names) string {
+	return fmt.Sprintf("max by (%s) (timestamp(%s))", leaderLabels, n.Leader)
+}
+
+// withoutLeaderExpr is how long, in seconds, no instance of the job has led
+// the routine: since the last evaluation at which one did, or, when none
+// did in the whole window, since the routine's leader gauge was first seen
+// in it. It fires when that exceeds 3 × the routine's interval (capped at
+// leaderThresholdCap) while the routine is up on some instance. Everything
+// joins on job and routine, not instance: the leader runs on one instance,
+// the followers on the others. A routine without leader election has
+// neither recorded series and never fires.
+func withoutLeaderExpr(n names) string {
+	return fmt.Sprintf("time()\n  - (\n    max_over_time(%s[%s])\n      or\n    min_over_time(%s[%s])\n  )\n"+
+		"> on (%s)\nclamp_max(%d * max by (%s) (%s), %s)\nand on (%s)\n%s == 1",
+		n.leaderLed(), leaderWindow, n.leaderSeen(), leaderWindow,
+		leaderLabels, leaderIntervals, leaderLabels, n.Interval, formatFloat(leaderThresholdCap.Seconds()),
+		leaderLabels, n.Up)
 }
 
 func scale(d time.Duration, factor float64) time.Duration {

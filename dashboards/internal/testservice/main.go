@@ -1,9 +1,11 @@
 // Command testservice is the service the dashboards end-to-end test
-// scrapes: three periodic routines, "healthy" whose handler always
+// scrapes: four periodic routines, "healthy" whose handler always
 // succeeds, "failing" whose handler always returns an error and which
-// backs off after each failure (up to 10 intervals), and "hanging" whose
-// first run never returns until the routine stops, and their metrics on
-// /metrics. It prints the address it listens on as the first line of
+// backs off after each failure (up to 10 intervals), "hanging" whose
+// first run never returns until the routine stops, and "leaderless", a
+// singleton that no replica leads, and their metrics on /metrics. The
+// leader series are faked: "healthy" reports leading (routine_leader 1,
+// one transition), "leaderless" reports following (routine_leader 0). It prints the address it listens on as the first line of
 // its standard output and runs until SIGINT or SIGTERM.
 //
 //	go run ./dashboards/internal/testservice -addr 127.0.0.1:9100
@@ -19,10 +21,12 @@ import (
 	"os"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/sourcegraph/log"
 
 	"github.com/routinely/routinely/goroutine"
+	"github.com/routinely/routinely/metrics"
 )
 
 // Routine names, as the e2e test expects them in the routine label.
@@ -30,6 +34,8 @@ const (
 	healthyRoutine = "healthy"
 	failingRoutine = "failing"
 	hangingRoutine = "hanging"
+	// leaderlessRoutine is a singleton whose election no replica wins.
+	leaderlessRoutine = "leaderless"
 )
 
 func main() {
@@ -68,6 +74,13 @@ func run(addr string, interval time.Duration) error {
 		return err
 	}
 
+	leaderless, err := goroutine.NewPeriodic(ctx, interval,
+		goroutine.NewHandlerWithErrorMessage(leaderlessRoutine, func(context.Context) error { return nil }))
+	if err != nil {
+		return err
+	}
+	fakeLeaderSeries()
+
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
@@ -77,7 +90,23 @@ func run(addr string, interval time.Duration) error {
 	server := &httpRoutine{server: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}, ln: ln}
 	fmt.Println(ln.Addr().String())
 
-	return goroutine.Monitor{ShutdownTimeout: 5 * time.Second}.Run(ctx, healthy, failing, hanging, server)
+	return goroutine.Monitor{ShutdownTimeout: 5 * time.Second}.Run(ctx, healthy, failing, hanging, leaderless, server)
+}
+
+// fakeLeaderSeries exports the leader series of two singleton routines:
+// "healthy" led by this replica, "leaderless" led by none. They are
+// registered from the contract's definitions, as package goroutine
+// registers the others, because goroutine.WithLeaderElection, which will
+// export them, is not available here yet.
+// TODO: use WithLeaderElection with a fake Elector once it lands.
+func fakeLeaderSeries() {
+	leader := metrics.RoutineLeader.GaugeVec("")
+	transitions := metrics.RoutineLeaderTransitions.CounterVec("")
+	prometheus.MustRegister(leader, transitions)
+	leader.WithLabelValues(healthyRoutine).Set(1)
+	transitions.WithLabelValues(healthyRoutine).Inc()
+	leader.WithLabelValues(leaderlessRoutine).Set(0)
+	transitions.WithLabelValues(leaderlessRoutine).Add(0)
 }
 
 // httpRoutine serves HTTP as a BackgroundRoutine.
