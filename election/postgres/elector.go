@@ -20,8 +20,9 @@ import (
 // lease expired, or it was released.
 var ErrLeaseLost = errors.New("postgres: lease lost")
 
-// ErrClosed is returned by Campaign after Close.
-var ErrClosed = errors.New("postgres: elector closed")
+// ErrClosed is returned by Campaign after Close. It wraps
+// goroutine.ErrElectorClosed, so a routine stops campaigning.
+var ErrClosed = fmt.Errorf("postgres: %w", goroutine.ErrElectorClosed)
 
 // releaseTimeout bounds how long Close waits for the database to release
 // the leases it holds.
