@@ -3,6 +3,10 @@ package goroutine
 import (
 	"context"
 	"sync"
+
+	"github.com/sourcegraph/log"
+
+	"github.com/routinely/routinely/observation"
 )
 
 // BackgroundRoutine is a long-running process that runs alongside a
@@ -28,31 +32,80 @@ type Named interface {
 type CombinedRoutine []BackgroundRoutine
 
 // Start starts every routine concurrently and returns once all of them
-// have returned from Start.
+// have returned from Start. A panic in a routine's Start is recovered and
+// logged; the others keep running.
 func (c CombinedRoutine) Start() {
-	var wg sync.WaitGroup
-	for _, r := range c {
-		wg.Add(1)
-		Go(func() {
-			defer wg.Done()
-			r.Start()
-		})
-	}
-	wg.Wait()
+	<-goEach(nil, c, BackgroundRoutine.Start).done()
 }
 
 // Stop stops every routine concurrently and returns once every Stop has
-// returned.
+// returned. A panic in a routine's Stop is recovered and logged.
 func (c CombinedRoutine) Stop() {
-	var wg sync.WaitGroup
-	for _, r := range c {
-		wg.Add(1)
-		Go(func() {
-			defer wg.Done()
-			r.Stop()
-		})
+	<-goEach(nil, c, BackgroundRoutine.Stop).done()
+}
+
+// fanOut is a set of calls, one per routine and function, each on a
+// goroutine of its own, and which of them have not returned yet. It is
+// the one fan-out-and-wait of the package: CombinedRoutine and Monitor
+// both use it.
+type fanOut struct {
+	n       int // routines
+	mu      sync.Mutex
+	running []bool // by call: function j on routine i is call j*n+i
+	left    int
+	all     chan struct{} // closed once every call has returned
+}
+
+// goEach calls every f on every routine, each call on a goroutine of its
+// own. A panic (or runtime.Goexit) in a call is recovered and logged
+// through logger (nil: the global logger) and counts as a return.
+func goEach(logger log.Logger, routines []BackgroundRoutine, fs ...func(BackgroundRoutine)) *fanOut {
+	g := &fanOut{
+		n:       len(routines),
+		running: make([]bool, len(routines)*len(fs)),
+		left:    len(routines) * len(fs),
+		all:     make(chan struct{}),
 	}
-	wg.Wait()
+	for k := range g.running {
+		g.running[k] = true
+	}
+	if g.left == 0 {
+		close(g.all)
+	}
+	for j, f := range fs {
+		for i, r := range routines {
+			go func() {
+				defer g.returned(j*g.n + i)
+				l := logger
+				if l == nil {
+					l = observation.Default().Logger()
+				}
+				defer recoverAndLog(l)
+				f(r)
+			}()
+		}
+	}
+	return g
+}
+
+func (g *fanOut) returned(call int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.running[call] = false
+	if g.left--; g.left == 0 {
+		close(g.all)
+	}
+}
+
+// done is closed once every call has returned.
+func (g *fanOut) done() <-chan struct{} { return g.all }
+
+// pending returns, for the j-th function, whether each routine's call has
+// not returned yet, indexed like the routines.
+func (g *fanOut) pending(j int) []bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return append([]bool(nil), g.running[j*g.n:(j+1)*g.n]...)
 }
 
 // NoopRoutine returns a routine that does nothing: its Start blocks until

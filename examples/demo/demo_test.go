@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"net"
 	"net/http"
 	"os/exec"
 	"slices"
@@ -112,6 +113,43 @@ func TestDemoRunsObservablyAndStopsCleanly(t *testing.T) {
 	// stdout is not a terminal here, so spans are the exporter's JSON.
 	if !strings.Contains(d.Stdout(), `{"Name":"routine.syncer"`) {
 		t.Errorf("stdout has no JSON span of the syncer; it starts:\n%.500s", d.Stdout())
+	}
+}
+
+// When the last spans cannot be flushed (here: an OTLP endpoint on a
+// closed port), the demo says why and exits non-zero instead of reporting
+// a clean stop, and the flush counts against the same shutdown deadline.
+func TestDemoReportsAFailedTraceFlush(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := ln.Addr().String()
+	_ = ln.Close()
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://"+closed)
+	t.Setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+
+	bin := demotest.Build(t, ".")
+	d := demotest.Start(t, bin, "-addr", "127.0.0.1:0", "-interval-scale", "0.05", "-shutdown-timeout", shutdownTimeout.String())
+	d.WaitForReport(t, 20*time.Second, demotest.EveryRoutineRanAndOneFailed)
+
+	start := time.Now()
+	exit, err := d.Terminate(shutdownTimeout + 2*time.Second)
+	if err != nil {
+		t.Fatalf("%v; stderr:\n%s", err, d.Stderr())
+	}
+	if took := time.Since(start); took > shutdownTimeout {
+		t.Errorf("shutdown took %v, more than the %v deadline", took, shutdownTimeout)
+	}
+	if exit != 1 {
+		t.Errorf("exit status %d after a failed flush, want 1; stderr:\n%s", exit, d.Stderr())
+	}
+	stderr := d.Stderr()
+	if strings.Contains(stderr, "stopped cleanly") {
+		t.Errorf("stderr reports a clean stop although the flush failed:\n%s", stderr)
+	}
+	if !strings.Contains(stderr, serviceName+": goroutine: shutdown hook 0: tracing: flush spans:") || !strings.Contains(stderr, closed) {
+		t.Errorf("stderr does not say the flush to %s failed:\n%s", closed, stderr)
 	}
 }
 

@@ -8,7 +8,9 @@
 //
 // then open http://127.0.0.1:8080/debug/routines. Ctrl-C (or SIGTERM)
 // stops every routine and the HTTP server, flushes the traces and exits
-// with status 0; a second Ctrl-C exits at once.
+// with status 0, all within -shutdown-timeout; if something did not stop
+// in time or the final flush failed, it prints why and exits with status
+// 1. A second Ctrl-C exits at once.
 //
 // Flags:
 //
@@ -16,7 +18,8 @@
 //	                         port 0 picks a free port (printed at start)
 //	-interval-scale 1        multiplies every interval, timeout and work
 //	                         time: 0.1 runs ten times faster
-//	-shutdown-timeout 10s    how long to wait for the routines to stop
+//	-shutdown-timeout 10s    how long the whole shutdown may take: the
+//	                         routines, the HTTP server, the trace flush
 //	-spans auto              how spans are written to stdout: short (one
 //	                         line per span), json (the OpenTelemetry stdout
 //	                         exporter's JSON), none, or auto: short on a
@@ -45,7 +48,6 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -78,7 +80,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	var o options
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "`address` to serve /metrics and /debug/routines on; port 0 picks a free port")
 	fs.Float64Var(&o.scale, "interval-scale", 1, "multiply every routine's interval, timeout and work time by `factor` (0.1 runs 10× faster)")
-	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long to wait for routines to stop on Ctrl-C or SIGTERM")
+	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long the whole shutdown (routines, HTTP server, trace flush) may take on Ctrl-C or SIGTERM")
 	fs.StringVar(&o.spans, "spans", "auto", "`format` of the spans written to stdout: short, json, none, or auto (short on a terminal, else json); ignored when OTEL_* variables configure tracing")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -122,15 +124,19 @@ func run(args []string, stdout, stderr *os.File) int {
 		fmt.Fprintf(stderr, "%s: tracing: %v\n", serviceName, err)
 		return 1
 	}
-	// Flush spans on every way out; the clean way does it before saying so.
-	flushTraces := sync.OnceFunc(func() {
+	// Flush spans on the ways out before the monitor runs; from then on
+	// the monitor flushes them within its own deadline.
+	monitored := false
+	defer func() {
+		if monitored {
+			return
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), opts.shutdownTimeout)
 		defer cancel()
 		if err := shutdownTracing(ctx); err != nil {
 			logger.Error("flushing traces", log.Error(err))
 		}
-	})
-	defer flushTraces()
+	}()
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
@@ -175,10 +181,15 @@ func run(args []string, stdout, stderr *os.File) int {
 	for _, r := range routines {
 		all = append(all, r)
 	}
-	monitor := goroutine.Monitor{ShutdownTimeout: opts.shutdownTimeout, Logger: logger}
-	err = monitor.Run(ctx, all...)
-	flushTraces()
-	if err != nil {
+	// One deadline for the whole shutdown: the routines and the HTTP
+	// server stop, then the last spans are flushed in what time is left.
+	monitor := goroutine.Monitor{
+		ShutdownTimeout: opts.shutdownTimeout,
+		Logger:          logger,
+		OnShutdown:      []func(context.Context) error{shutdownTracing},
+	}
+	monitored = true
+	if err := monitor.Run(ctx, all...); err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", serviceName, err)
 		return 1
 	}

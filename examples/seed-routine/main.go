@@ -43,7 +43,7 @@ func main() {
 
 	go goroutine.MonitorBackgroundRoutines(ctx, r)
 
-	time.Sleep(10 * time.Second)
+	time.Sleep(2 * time.Second)
 	cancel()
 	time.Sleep(200 * time.Millisecond)
 }

@@ -17,27 +17,34 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// TestSeedWalkthrough runs the walkthrough as written (ten real seconds):
-// the routine greets once a second and prints "done!" when the monitor
-// stops it after the context is cancelled.
+// TestSeedWalkthrough runs the walkthrough as written (two real seconds,
+// then 200ms for the monitor): the routine greets at once and a second
+// later; the context is cancelled at two seconds, just before the
+// routine's third check, and the monitor calls Stop before anything else,
+// so the routine prints "done!" well within the 200ms main waits.
+//
+// "Just before" is the walkthrough's own race: the routine's checks lag
+// main's clock only by the few milliseconds the routine took to start.
+// When the machine delays main's wake-up (or the monitor's) by more than
+// that, the routine checks first, greets a third time and sleeps past
+// main's exit. No monitor can prevent that, so that outcome, and only
+// that one, is retried.
 func TestSeedWalkthrough(t *testing.T) {
 	t.Parallel()
-	out, err := testenv.RunChild(t)
-	if err != nil {
-		t.Fatalf("walkthrough failed: %v\n%s", err, out)
-	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	if got := lines[len(lines)-1]; got != "done!" {
-		t.Errorf("last line %q, want done!\n%s", got, out)
-	}
-	greetings := 0
-	for _, l := range lines[:len(lines)-1] {
-		if l != "Hello there!" {
-			t.Errorf("unexpected line %q", l)
+	const want = "Hello there!\nHello there!\ndone!\n"
+	const attempts = 5
+	for i := 1; ; i++ {
+		out, err := testenv.RunChild(t)
+		if err != nil {
+			t.Fatalf("walkthrough failed: %v\n%s", err, out)
 		}
-		greetings++
-	}
-	if greetings < 9 || greetings > 11 {
-		t.Errorf("%d greetings in ten seconds at one per second", greetings)
+		if string(out) == want {
+			return
+		}
+		if i < attempts && strings.HasPrefix(string(out), "Hello there!\nHello there!\nHello there!\n") {
+			t.Logf("attempt %d: the routine checked for Stop before main cancelled (a race in the walkthrough itself); retrying", i)
+			continue
+		}
+		t.Fatalf("walkthrough printed\n%s\nwant\n%s", out, want)
 	}
 }
