@@ -18,8 +18,8 @@ import (
 	"github.com/chromedp/chromedp"
 	"go.uber.org/goleak"
 
-	"github.com/routinely/routinely/internal/demotest"
 	"github.com/routinely/routinely/goroutine/status"
+	"github.com/routinely/routinely/internal/demotest"
 	"github.com/routinely/routinely/internal/testenv"
 )
 

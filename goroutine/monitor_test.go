@@ -459,7 +459,9 @@ func TestMonitor_ZeroValueShutdownIsBoundedByDefault(t *testing.T) {
 		defer close(stuck.release)
 		ctx, cancel := context.WithCancel(t.Context())
 		returned := make(chan error)
-		go func() { returned <- Monitor{Signals: noSignals, Logger: f.obs.Logger()}.Run(ctx, stuck, newStub("fine")) }()
+		go func() {
+			returned <- Monitor{Signals: noSignals, Logger: f.obs.Logger()}.Run(ctx, stuck, newStub("fine"))
+		}()
 		synctest.Wait()
 		start := time.Now()
 		cancel()

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/routinely/routinely/internal/demotest"
 	"github.com/routinely/routinely/goroutine/status"
+	"github.com/routinely/routinely/internal/demotest"
 	"github.com/routinely/routinely/internal/testenv"
 )
 
