@@ -82,10 +82,25 @@ func TestPromQL_ReferencesOnlyExportedMetricsAndRecordingRules(t *testing.T) {
 // the dashboard and the rules select is in what that registry gathers (or
 // is recorded by a rule), and that the exposition passes client_golang's
 // linter.
+// leadingElector leads every routine at once, with a lease never lost.
+type leadingElector struct{}
+
+func (leadingElector) Campaign(context.Context, string) (goroutine.Lease, error) {
+	return foreverLease{}, nil
+}
+
+type foreverLease struct{}
+
+func (foreverLease) Term() uint64                                 { return 1 }
+func (foreverLease) Done() <-chan struct{}                        { return nil }
+func (foreverLease) LastStart() time.Time                         { return time.Time{} }
+func (foreverLease) RecordStart(context.Context, time.Time) error { return nil }
+func (foreverLease) Release(context.Context) error                { return nil }
+
 func TestPromQL_SelectsSeriesARealRegistryExposes(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	obs := observation.NewContext(nil, nil, reg)
-	run := func(name string, outcome func(calls int) error) {
+	run := func(name string, outcome func(calls int) error, opts ...goroutine.Option) {
 		ctx, cancel := context.WithCancel(t.Context())
 		defer cancel()
 		calls := 0
@@ -95,7 +110,7 @@ func TestPromQL_SelectsSeriesARealRegistryExposes(t *testing.T) {
 				cancel()
 			}
 			return outcome(calls)
-		}), goroutine.WithName(name), goroutine.WithObservationContext(obs))
+		}), append(opts, goroutine.WithName(name), goroutine.WithObservationContext(obs))...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -110,17 +125,9 @@ func TestPromQL_SelectsSeriesARealRegistryExposes(t *testing.T) {
 		return nil
 	})
 
-	// Singleton routines add routine_leader and
-	// routine_leader_transitions_total. goroutine.WithLeaderElection,
-	// which will export them, is not on this branch yet: until it is, a
-	// singleton's series are registered here from the contract's own
-	// definitions, as goroutine registers the others.
-	// TODO: run a routine with WithLeaderElection and a fake Elector instead.
-	leader := metrics.RoutineLeader.GaugeVec("")
-	transitions := metrics.RoutineLeaderTransitions.CounterVec("")
-	reg.MustRegister(leader, transitions)
-	leader.WithLabelValues("singleton").Set(1)
-	transitions.WithLabelValues("singleton").Inc()
+	// A singleton routine adds routine_leader and
+	// routine_leader_transitions_total.
+	run("singleton", func(int) error { return nil }, goroutine.WithLeaderElection(leadingElector{}))
 
 	mfs, err := reg.Gather()
 	if err != nil {

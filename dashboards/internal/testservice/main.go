@@ -21,12 +21,10 @@ import (
 	"os"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/sourcegraph/log"
 
 	"github.com/routinely/routinely/goroutine"
-	"github.com/routinely/routinely/metrics"
 )
 
 // Routine names, as the e2e test expects them in the routine label.
@@ -53,8 +51,12 @@ func run(addr string, interval time.Duration) error {
 	defer liblog.Sync()
 
 	ctx := context.Background()
+	// Both singletons: this replica leads "healthy" at once and never
+	// leads "leaderless".
+	elector := fixedElector{lead: healthyRoutine}
 	healthy, err := goroutine.NewPeriodic(ctx, interval,
-		goroutine.NewHandlerWithErrorMessage(healthyRoutine, func(context.Context) error { return nil }))
+		goroutine.NewHandlerWithErrorMessage(healthyRoutine, func(context.Context) error { return nil }),
+		goroutine.WithLeaderElection(elector))
 	if err != nil {
 		return err
 	}
@@ -75,11 +77,11 @@ func run(addr string, interval time.Duration) error {
 	}
 
 	leaderless, err := goroutine.NewPeriodic(ctx, interval,
-		goroutine.NewHandlerWithErrorMessage(leaderlessRoutine, func(context.Context) error { return nil }))
+		goroutine.NewHandlerWithErrorMessage(leaderlessRoutine, func(context.Context) error { return nil }),
+		goroutine.WithLeaderElection(elector))
 	if err != nil {
 		return err
 	}
-	fakeLeaderSeries()
 
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -93,21 +95,27 @@ func run(addr string, interval time.Duration) error {
 	return goroutine.Monitor{ShutdownTimeout: 5 * time.Second}.Run(ctx, healthy, failing, hanging, leaderless, server)
 }
 
-// fakeLeaderSeries exports the leader series of two singleton routines:
-// "healthy" led by this replica, "leaderless" led by none. They are
-// registered from the contract's definitions, as package goroutine
-// registers the others, because goroutine.WithLeaderElection, which will
-// export them, is not available here yet.
-// TODO: use WithLeaderElection with a fake Elector once it lands.
-func fakeLeaderSeries() {
-	leader := metrics.RoutineLeader.GaugeVec("")
-	transitions := metrics.RoutineLeaderTransitions.CounterVec("")
-	prometheus.MustRegister(leader, transitions)
-	leader.WithLabelValues(healthyRoutine).Set(1)
-	transitions.WithLabelValues(healthyRoutine).Inc()
-	leader.WithLabelValues(leaderlessRoutine).Set(0)
-	transitions.WithLabelValues(leaderlessRoutine).Add(0)
+// fixedElector leads the routine named lead, at once and for good, and
+// never any other: one replica's view of a fleet whose other singleton
+// has no leader.
+type fixedElector struct{ lead string }
+
+func (e fixedElector) Campaign(ctx context.Context, name string) (goroutine.Lease, error) {
+	if name == e.lead {
+		return foreverLease{}, nil
+	}
+	<-ctx.Done()
+	return nil, ctx.Err()
 }
+
+// foreverLease is a lease that is never lost.
+type foreverLease struct{}
+
+func (foreverLease) Term() uint64                                 { return 1 }
+func (foreverLease) Done() <-chan struct{}                        { return nil }
+func (foreverLease) LastStart() time.Time                         { return time.Time{} }
+func (foreverLease) RecordStart(context.Context, time.Time) error { return nil }
+func (foreverLease) Release(context.Context) error                { return nil }
 
 // httpRoutine serves HTTP as a BackgroundRoutine.
 type httpRoutine struct {
