@@ -20,6 +20,10 @@
 //	                         time: 0.1 runs ten times faster
 //	-shutdown-timeout 10s    how long the whole shutdown may take: the
 //	                         routines, the HTTP server, the trace flush
+//	-postgres URL            run the routines as singletons across every
+//	                         demo sharing this PostgreSQL database: start
+//	                         several on different -addr and they share the
+//	                         work (one run per interval across them)
 //	-spans auto              how spans are written to stdout: short (one
 //	                         line per span), json (the OpenTelemetry stdout
 //	                         exporter's JSON), none, or auto: short on a
@@ -55,6 +59,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/sourcegraph/log"
 
+	"github.com/routinely/routinely/election/postgres"
 	"github.com/routinely/routinely/goroutine"
 	"github.com/routinely/routinely/goroutine/status"
 	"github.com/routinely/routinely/observation"
@@ -72,6 +77,7 @@ type options struct {
 	scale           float64
 	shutdownTimeout time.Duration
 	spans           string
+	postgres        string
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -81,6 +87,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "`address` to serve /metrics and /debug/routines on; port 0 picks a free port")
 	fs.Float64Var(&o.scale, "interval-scale", 1, "multiply every routine's interval, timeout and work time by `factor` (0.1 runs 10× faster)")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long the whole shutdown (routines, HTTP server, trace flush) may take on Ctrl-C or SIGTERM")
+	fs.StringVar(&o.postgres, "postgres", "", "PostgreSQL `URL`: run the routines as singletons across every demo sharing this database (leader election)")
 	fs.StringVar(&o.spans, "spans", "auto", "`format` of the spans written to stdout: short, json, none, or auto (short on a terminal, else json); ignored when OTEL_* variables configure tracing")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -153,7 +160,21 @@ func run(args []string, stdout, stderr *os.File) int {
 		return 1
 	}
 
-	routines, err := newRoutines(ctx, obs, opts.scale)
+	var singleton []goroutine.Option
+	hooks := []func(context.Context) error{shutdownTracing}
+	if opts.postgres != "" {
+		elector, err := postgres.New(opts.postgres)
+		if err != nil {
+			fmt.Fprintf(stderr, "%s: -postgres: %v\n", serviceName, err)
+			return 1
+		}
+		singleton = append(singleton, goroutine.WithLeaderElection(elector))
+		// After the routines stopped (and released their leases), before
+		// the traces are flushed.
+		hooks = append([]func(context.Context) error{func(context.Context) error { return elector.Close() }}, hooks...)
+		logger.Info("routines are singletons across the demos sharing this database", log.String("holder", elector.Holder()))
+	}
+	routines, err := newRoutines(ctx, obs, opts.scale, singleton...)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", serviceName, err)
 		return 1
@@ -186,7 +207,7 @@ func run(args []string, stdout, stderr *os.File) int {
 	monitor := goroutine.Monitor{
 		ShutdownTimeout: opts.shutdownTimeout,
 		Logger:          logger,
-		OnShutdown:      []func(context.Context) error{shutdownTracing},
+		OnShutdown:      hooks,
 	}
 	monitored = true
 	if err := monitor.Run(ctx, all...); err != nil {

@@ -17,19 +17,22 @@ var errUpstream = errors.New(`upstream returned <503> "Service Unavailable" & re
 
 // newRoutines returns the demo's three routines, their intervals, timeouts
 // and work times multiplied by scale.
-func newRoutines(ctx context.Context, obs *observation.Context, scale float64) ([]*goroutine.PeriodicGoroutine, error) {
+// newRoutines builds the demo's routines; extra options (leader election)
+// apply to each.
+func newRoutines(ctx context.Context, obs *observation.Context, scale float64, extra ...goroutine.Option) ([]*goroutine.PeriodicGoroutine, error) {
 	d := func(base time.Duration) time.Duration { return time.Duration(float64(base) * scale) }
+	with := func(opts ...goroutine.Option) []goroutine.Option { return append(opts, extra...) }
 
 	janitor, err := goroutine.NewPeriodic(ctx, d(2*time.Second),
 		goroutine.HandlerFunc(func(ctx context.Context) error {
 			// Always succeeds, in 5–40ms.
 			return work(ctx, d(5*time.Millisecond), d(40*time.Millisecond))
 		}),
-		goroutine.WithName("janitor"),
-		goroutine.WithDescription("Deletes expired sessions; always healthy"),
-		goroutine.WithJitter(0.1),
-		goroutine.WithObservationContext(obs),
-	)
+		with(goroutine.WithName("janitor"),
+			goroutine.WithDescription("Deletes expired sessions; always healthy"),
+			goroutine.WithJitter(0.1),
+			goroutine.WithObservationContext(obs),
+		)...)
 	if err != nil {
 		return nil, err
 	}
@@ -44,11 +47,11 @@ func newRoutines(ctx context.Context, obs *observation.Context, scale float64) (
 			}
 			return nil
 		}),
-		goroutine.WithName("syncer"),
-		goroutine.WithDescription("Pulls changed accounts from a flaky upstream API; fails ~30% of runs, then backs off"),
-		goroutine.WithBackoff(d(2*time.Second), d(8*time.Second)),
-		goroutine.WithObservationContext(obs),
-	)
+		with(goroutine.WithName("syncer"),
+			goroutine.WithDescription("Pulls changed accounts from a flaky upstream API; fails ~30% of runs, then backs off"),
+			goroutine.WithBackoff(d(2*time.Second), d(8*time.Second)),
+			goroutine.WithObservationContext(obs),
+		)...)
 	if err != nil {
 		return nil, err
 	}
@@ -62,11 +65,11 @@ func newRoutines(ctx context.Context, obs *observation.Context, scale float64) (
 			}
 			return nil
 		}),
-		goroutine.WithName("report-builder"),
-		goroutine.WithDescription("Builds the usage report; slow, and about one run in four hits its timeout"),
-		goroutine.WithTimeout(d(2*time.Second)),
-		goroutine.WithObservationContext(obs),
-	)
+		with(goroutine.WithName("report-builder"),
+			goroutine.WithDescription("Builds the usage report; slow, and about one run in four hits its timeout"),
+			goroutine.WithTimeout(d(2*time.Second)),
+			goroutine.WithObservationContext(obs),
+		)...)
 	if err != nil {
 		return nil, err
 	}
