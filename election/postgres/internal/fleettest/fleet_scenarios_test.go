@@ -29,7 +29,6 @@ const (
 	failoverBound = ttl + renew + 300*time.Millisecond
 )
 
-
 func startFleet(t *testing.T, f *fleet, n int) {
 	t.Helper()
 	for i := range n {
@@ -89,10 +88,17 @@ func TestFailoverTerminateBackend(t *testing.T) {
 	}
 	killed := time.Now()
 	// Later runs of the same term show that the leader carried on.
+	var last run
 	poll(t, 3*time.Second, "running again after the terminated connection", func() bool {
 		runs := f.committed()
-		last := runs[len(runs)-1]
-		return last.started.After(killed.Add(ttl)) && last.term == term
+		last = runs[len(runs)-1]
+		if last.started.After(killed.Add(ttl)) && last.term == term {
+			return true
+		}
+		if time.Since(killed) > 2900*time.Millisecond {
+			t.Logf("terminated at %s; last run %v; lease %+v", killed.Format("15:04:05.000"), last, f.holder())
+		}
+		return false
 	})
 	runs := f.committed()
 	f.check(runs, checks{tolerance: tolerance, failoverGap: 0})

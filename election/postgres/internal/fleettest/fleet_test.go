@@ -359,7 +359,10 @@ func (f *fleet) check(runs []run, c checks) {
 		if cur.term != prev.term {
 			max = c.failoverGap
 		}
-		if gap > max {
+		// The first run's gap is not checked: the grid starts when the
+		// routine starts, and a first run that overruns it (a new
+		// process's first connections) skips a tick.
+		if gap > max && i > 1 {
 			t.Errorf("runs %d and %d started %v apart, over %v: %v, %v", i-1, i, gap, max, prev, cur)
 		}
 	}
