@@ -275,7 +275,7 @@ func TestFleetRestartKeepsSchedule(t *testing.T) {
 	restarted := time.Now()
 	startFleet(t, f, 3)
 	var h holder
-	poll(t, 3*time.Second, "led again", func() bool {
+	led := poll(t, 3*time.Second, "led again", func() bool {
 		h = f.holder()
 		return h.live && h.term > term
 	})
@@ -288,5 +288,5 @@ func TestFleetRestartKeepsSchedule(t *testing.T) {
 			t.Errorf("%s started a run after the fleet restarted", r.id)
 		}
 	}
-	t.Logf("the fleet restarted; %s leads under term %d %v later; no run", h.id, h.term, time.Since(restarted).Round(time.Millisecond))
+	t.Logf("the fleet restarted; %s leads under term %d %v later; no run", h.id, h.term, led.Sub(restarted).Round(time.Millisecond))
 }

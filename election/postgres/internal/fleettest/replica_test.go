@@ -99,8 +99,10 @@ func replicaMain() int {
 		if !ok {
 			return errors.New("no lease in the handler's context")
 		}
-		term := l.Term()
-		start := time.Now()
+		// The run's start as recorded with the lease, on the schedule:
+		// the shared schedule is kept by these, and the interval
+		// [start, end] covers the handler's work.
+		term, start := l.Term(), l.LastStart()
 		say("start term=%d", term)
 		for range int(work / step) {
 			select {
