@@ -20,8 +20,8 @@ const (
 	interval = 100 * time.Millisecond
 	work     = 40 * time.Millisecond
 	// tolerance absorbs timer, scheduling and round-trip delays (-race,
-	// three processes on one machine).
-	tolerance = 30 * time.Millisecond
+	// three processes on one machine, which had two CPUs when written).
+	tolerance = 50 * time.Millisecond
 	// failoverBound is how long after a leader vanishes another one runs:
 	// its lease expires in the database at most TTL after its last
 	// renewal, and a follower tries to acquire it every renew interval;
@@ -101,7 +101,9 @@ func TestFailoverTerminateBackend(t *testing.T) {
 		return false
 	})
 	runs := f.committed()
-	f.check(runs, checks{tolerance: tolerance, failoverGap: 0})
+	// Around the terminated connection, one or two ticks may be skipped
+	// while the leader reconnects; the term stays.
+	f.check(runs, checks{tolerance: tolerance, failoverGap: 4*interval + tolerance, disrupted: [2]time.Time{killed, killed.Add(ttl)}})
 	if h := f.holder(); h.id != lead.id || h.term != term || !h.live {
 		t.Errorf("lease %+v after the connection was terminated, want %s term %d", h, lead.id, term)
 	}
