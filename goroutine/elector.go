@@ -58,6 +58,10 @@ type Lease interface {
 	LastStart() time.Time
 	// RecordStart records that a run starts at t. It fails when this
 	// term is no longer the current one; the run is then not started.
+	// The routine runs no more under a lease whose RecordStart failed and
+	// waits for its Done: an implementation that fails for another reason
+	// (the store is unreachable) retries first, and closes Done if it
+	// still fails, or the routine holds the lease without running.
 	RecordStart(ctx context.Context, t time.Time) error
 	// Release gives up the leadership, so that another replica can lead
 	// at once instead of after the lease expires. Done is closed when it

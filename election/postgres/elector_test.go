@@ -220,6 +220,50 @@ func TestTerminatedConnectionRenewsOnANewOne(t *testing.T) {
 	}
 }
 
+// A run's start recorded right after the leader's connection was
+// terminated, before any renewal noticed, is recorded on a new
+// connection: the lease holds. (It used to fail, and a routine then
+// waited for a Done that never came, holding the lease without running.)
+func TestRecordStartRetriesOnANewConnection(t *testing.T) {
+	admin := adminPool(t)
+	a := newElector(t, "", "a")
+	la := campaign(t, a, "job", 5*time.Second)
+
+	mustExec(t, admin, `SELECT pg_terminate_backend($1)`, backendPID(t, admin, "a"))
+	if err := la.RecordStart(context.Background(), time.Now()); err != nil {
+		t.Fatalf("RecordStart after the connection was terminated: %v", err)
+	}
+	if isDone(la) {
+		t.Fatal("the lease ended")
+	}
+}
+
+// A start that cannot be recorded, for a reason other than a lost term,
+// ends the lease: a routine campaigns again instead of holding a lease
+// under which it does not run.
+func TestRecordStartFailureEndsTheLease(t *testing.T) {
+	admin := adminPool(t)
+	a := newElector(t, "", "a")
+	la := campaign(t, a, "job", 5*time.Second)
+	mustExec(t, admin, `ALTER TABLE `+tableFor(t)+` ADD CONSTRAINT no_start CHECK (last_start IS NULL) NOT VALID`)
+
+	err := la.RecordStart(context.Background(), time.Now())
+	if err == nil || errors.Is(err, postgres.ErrLeaseLost) {
+		t.Fatalf("RecordStart = %v, want the check violation", err)
+	}
+	if !isDone(la) {
+		t.Fatal("the lease holds after RecordStart failed")
+	}
+	mustExec(t, admin, `ALTER TABLE `+tableFor(t)+` DROP CONSTRAINT no_start`)
+	lb := campaign(t, a, "job", 5*time.Second)
+	if lb.Term() <= la.Term() {
+		t.Errorf("term %d after the failed start, want more than %d", lb.Term(), la.Term())
+	}
+	if err := lb.RecordStart(context.Background(), time.Now()); err != nil {
+		t.Errorf("RecordStart under the new term: %v", err)
+	}
+}
+
 // A leader cut off from the database (its connection terminated, and it
 // may not log in again) ends its lease by its local deadline; another
 // replica leads within TTL plus a renew interval.

@@ -46,14 +46,28 @@ func (l *lease) LastStart() time.Time {
 
 // RecordStart records t as the routine's last start, if this term is
 // still current in the database and Done is open; otherwise it returns an
-// error wrapping ErrLeaseLost and closes Done. The database keeps t to the
+// error wrapping ErrLeaseLost and closes Done. A failed statement is tried
+// once more, on a new connection; if that fails too (and ctx is not done),
+// RecordStart returns the error and closes Done as well, since the routine
+// will not run under this lease again. The database keeps t to the
 // microsecond.
 func (l *lease) RecordStart(ctx context.Context, t time.Time) error {
 	if l.isDone() {
 		return l.lostError()
 	}
 	tag, err := l.e.pool.Exec(ctx, l.e.q.record, l.name, int64(l.term), l.e.cfg.holder, t)
+	if err != nil && ctx.Err() == nil {
+		// The connection may have been closed under us (a restarted
+		// server, pg_terminate_backend): try once more, on a new one.
+		tag, err = l.e.pool.Exec(ctx, l.e.q.record, l.name, int64(l.term), l.e.cfg.holder, t)
+	}
 	if err != nil {
+		if ctx.Err() == nil {
+			// A routine does not run under a lease whose starts cannot
+			// be recorded, and waits for Done: end the lease, so that it
+			// campaigns again rather than hold the lease without running.
+			l.end()
+		}
 		return fmt.Errorf("postgres: record start of %q (term %d): %w", l.name, l.term, err)
 	}
 	if tag.RowsAffected() == 0 {

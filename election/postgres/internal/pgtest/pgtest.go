@@ -186,3 +186,13 @@ func freePort() (int, error) {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
+
+// RestartFast restarts the running server as pg_ctl restart -m fast does:
+// it disconnects every client, rolls back their transactions, shuts down
+// cleanly and starts again on the same port and data.
+func (s *Server) RestartFast() error {
+	if out, err := s.command("pg_ctl", "-m", "fast", "-w", "-D", s.data, "stop").CombinedOutput(); err != nil {
+		return fmt.Errorf("pgtest: pg_ctl stop -m fast: %v\n%s", err, out)
+	}
+	return s.Restart()
+}
