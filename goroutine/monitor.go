@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -93,7 +94,7 @@ func (e *ShutdownError) Error() string {
 		names := make([]string, len(e.Pending))
 		for i, name := range e.Pending {
 			names[i] = name
-			if !contains(e.Stopping, name) {
+			if !slices.Contains(e.Stopping, name) {
 				names[i] += " (Start still running)"
 			}
 		}
@@ -105,15 +106,6 @@ func (e *ShutdownError) Error() string {
 	}
 	fmt.Fprintf(&b, "%d shutdown hook(s) did not finish within %v", e.Hooks, e.Timeout)
 	return b.String()
-}
-
-func contains(names []string, name string) bool {
-	for _, n := range names {
-		if n == name {
-			return true
-		}
-	}
-	return false
 }
 
 // Run starts each routine in its own goroutine and blocks until ctx is done
@@ -246,11 +238,12 @@ func (m Monitor) newShutdown(ctx context.Context, logger log.Logger, routines []
 	if s.timeout == 0 {
 		s.timeout = DefaultShutdownTimeout
 	}
-	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	s.warnIn = DefaultShutdownTimeout / 2
 	if s.timeout > 0 {
 		s.ctx, s.cancel = context.WithDeadline(context.WithoutCancel(ctx), began.Add(s.timeout))
 		s.warnIn = s.timeout / 2
+	} else {
+		s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
+		s.warnIn = DefaultShutdownTimeout / 2
 	}
 	s.warn = time.NewTimer(time.Until(began.Add(s.warnIn)))
 	return s

@@ -72,15 +72,14 @@ func goEach(logger log.Logger, routines []BackgroundRoutine, fs ...func(Backgrou
 	if g.left == 0 {
 		close(g.all)
 	}
+	if logger == nil {
+		logger = observation.Default().Logger()
+	}
 	for j, f := range fs {
 		for i, r := range routines {
 			go func() {
 				defer g.returned(j*g.n + i)
-				l := logger
-				if l == nil {
-					l = observation.Default().Logger()
-				}
-				defer recoverAndLog(l)
+				defer recoverAndLog(logger)
 				f(r)
 			}()
 		}
