@@ -52,9 +52,13 @@ func sameProvider(a, b trace.TracerProvider) bool {
 	return reflect.ValueOf(a).Kind() == reflect.Pointer && a == b
 }
 
-// Default returns a new Context whose fields all resolve to the
-// process-wide defaults.
-func Default() *Context { return &Context{} }
+// defaultContext is what Default returns and what a nil *Context means.
+var defaultContext = &Context{}
+
+// Default returns the Context whose logger, tracer provider and registerer
+// all resolve to the process-wide defaults. It is one Context, shared, so
+// its lazy logger and tracer cache are made once per process.
+func Default() *Context { return defaultContext }
 
 // NewContext returns a Context with the given logger, tracer provider and
 // registerer; nil arguments resolve to the defaults described on Context.
@@ -68,7 +72,7 @@ func NewContext(logger log.Logger, tp trace.TracerProvider, reg prometheus.Regis
 // with SRC_DEVELOPMENT=true, where log.Scoped would.
 func (c *Context) Logger() log.Logger {
 	if c == nil {
-		return globalLazy()
+		c = defaultContext
 	}
 	if c.logger != nil {
 		return c.logger
@@ -91,10 +95,10 @@ func (c *Context) TracerProvider() trace.TracerProvider {
 
 // Tracer returns the tracer for this package's spans from TracerProvider.
 func (c *Context) Tracer() trace.Tracer {
-	tp := c.TracerProvider()
 	if c == nil {
-		return tp.Tracer(InstrumentationName)
+		c = defaultContext
 	}
+	tp := c.TracerProvider()
 	if ct := c.tracer.Load(); ct != nil && sameProvider(ct.provider, tp) {
 		return ct.tracer
 	}

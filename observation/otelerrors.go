@@ -69,15 +69,15 @@ type otelErrorKindState struct {
 // NewOTelErrorHandler returns a handler that logs to logger at most once per
 // kind per interval and counts every error in a counter registered with reg.
 //
-// A nil logger means the global logger (as from Default().Logger()) scoped "otel", resolved lazily: before
-// log.Init the errors are counted but not logged. A nil reg means
+// A nil logger means Default().Logger() scoped "otel", resolved lazily:
+// before log.Init the errors are counted but not logged. A nil reg means
 // prometheus.DefaultRegisterer. An interval of zero or less means
 // [DefaultOTelErrorInterval]. Registering the counter where it already is
 // shares the existing one (see [metrics.Register]); an incompatible
 // collector registered under its name is an error.
 func NewOTelErrorHandler(logger log.Logger, reg prometheus.Registerer, interval time.Duration) (*OTelErrorHandler, error) {
 	if logger == nil {
-		logger = globalLazy().Scoped("otel")
+		logger = Default().Logger().Scoped("otel")
 	}
 	if interval <= 0 {
 		interval = DefaultOTelErrorInterval
