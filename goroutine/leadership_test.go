@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -169,6 +170,19 @@ func TestLeaderElection_RunsOnlyWhileLeading(t *testing.T) {
 		}
 		if got := f.value(names.HandlerErrors, "singleton"); got != 0 {
 			t.Errorf("errors = %v, want 0: losing leadership is not the handler's failure", got)
+		}
+		var reasons []string
+		for _, s := range f.spanNamed("routine.singleton") {
+			for _, e := range s.Events() {
+				if e.Name == "routine.canceled" {
+					for _, a := range e.Attributes {
+						reasons = append(reasons, a.Value.Emit())
+					}
+				}
+			}
+		}
+		if !slices.Equal(reasons, []string{"leadership lost"}) {
+			t.Errorf("routine.canceled event reasons %q, want [leadership lost]", reasons)
 		}
 		before := runs.Load()
 		time.Sleep(time.Minute)

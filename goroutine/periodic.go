@@ -534,7 +534,11 @@ func (r *PeriodicGoroutine) observe(inv *invocation, err error, run Run, behavio
 			attribute.String("exception.stacktrace", string(asPanic(err).Stack)),
 		}
 	case OutcomeCanceled:
-		inv.tl.AddEvent("routine.canceled", attribute.String("reason", "routine stopped"))
+		reason := "routine stopped"
+		if r.ctx.Err() == nil { // only the loop's context ended: its lease
+			reason = "leadership lost"
+		}
+		inv.tl.AddEvent("routine.canceled", attribute.String("reason", reason))
 	}
 	inv.finish(1, args)
 	r.metrics.observe(run.Outcome, run.Duration, end)

@@ -324,3 +324,45 @@ func TestRunningRoutineShowsSince(t *testing.T) {
 		}
 	})
 }
+
+// TestLeadershipIsShown: a singleton routine's part on this replica is on
+// the page and in the JSON; other routines have leadership null.
+func TestLeadershipIsShown(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		since := time.Now().Add(-90 * time.Second)
+		leader := &fakeSource{status: goroutine.Status{Name: "janitor", State: goroutine.StateIdle, Interval: time.Minute,
+			Leadership: &goroutine.Leadership{Leader: true, Term: 7, Since: since}}}
+		follower := &fakeSource{status: goroutine.Status{Name: "syncer", State: goroutine.StateIdle, Interval: time.Minute,
+			Leadership: &goroutine.Leadership{Term: 6, Since: since}}}
+		plain := &fakeSource{status: goroutine.Status{Name: "plain", State: goroutine.StateIdle, Interval: time.Minute}}
+		page := status.NewPage(leader, follower, plain)
+
+		html := body(t, get(t, page, "/"))
+		for _, want := range []string{`<div class="small leadership">leader, term 7 for 1m30s</div>`, `<div class="small leadership">follower for 1m30s</div>`} {
+			if !strings.Contains(html, want) {
+				t.Errorf("page lacks %q", want)
+			}
+		}
+		if n := strings.Count(html, `class="small leadership"`); n != 2 {
+			t.Errorf("%d leadership lines, want 2: none for a routine without an elector", n)
+		}
+
+		var doc struct {
+			Routines []struct {
+				Leadership *goroutine.Leadership `json:"leadership"`
+			} `json:"routines"`
+		}
+		if err := json.Unmarshal([]byte(body(t, get(t, page, "/?format=json"))), &doc); err != nil {
+			t.Fatal(err)
+		}
+		if l := doc.Routines[0].Leadership; l == nil || !l.Leader || l.Term != 7 || !l.Since.Equal(since) || l.Since.Location() != time.UTC {
+			t.Errorf("leader's leadership %+v, want leader of term 7 since %v in UTC", l, since)
+		}
+		if l := doc.Routines[1].Leadership; l == nil || l.Leader || l.Term != 6 {
+			t.Errorf("follower's leadership %+v, want a follower that last led term 6", l)
+		}
+		if doc.Routines[2].Leadership != nil {
+			t.Errorf("leadership of a routine without an elector is %+v, want null", doc.Routines[2].Leadership)
+		}
+	})
+}
