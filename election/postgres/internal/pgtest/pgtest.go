@@ -2,8 +2,9 @@
 // package: a fresh cluster in a temporary directory, listening on a free
 // port of 127.0.0.1, with trust authentication for the user postgres.
 //
-// A TestMain starts one with Start and removes it with Close after the
-// tests; each test gets it through Require, which skips the test when the
+// A TestMain calls Main, which starts one server for the package, runs
+// the tests, removes the server and checks for leaked goroutines; each
+// test gets the server through Shared, which skips the test when the
 // PostgreSQL binaries are missing, or fails it under CI=true.
 package pgtest
 
@@ -18,6 +19,8 @@ import (
 	"sort"
 	"strconv"
 	"testing"
+
+	"go.uber.org/goleak"
 )
 
 // InstallHint says how to get the binaries Start needs.
@@ -80,6 +83,34 @@ func Start() (*Server, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// shared is the server Main started, or why it did not start.
+var shared struct {
+	server *Server
+	err    error
+}
+
+// Main is a test package's TestMain body: it starts a server, runs the
+// tests, removes the server and, when the tests passed, checks for leaked
+// goroutines. It returns the exit code for os.Exit.
+func Main(m *testing.M) int {
+	shared.server, shared.err = Start()
+	code := m.Run()
+	shared.server.Close()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintf(os.Stderr, "goleak: %v\n", err)
+			code = 1
+		}
+	}
+	return code
+}
+
+// Shared returns the server Main started, as Require does.
+func Shared(t testing.TB) *Server {
+	t.Helper()
+	return Require(t, shared.server, shared.err)
 }
 
 // Require returns s, or skips the test with a printed reason when Start
