@@ -13,6 +13,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
+	"github.com/routinely/routinely/internal/promtest"
 	"github.com/routinely/routinely/metrics"
 	"github.com/routinely/routinely/observation"
 )
@@ -58,40 +59,7 @@ var names = metrics.RoutineNames("")
 // value reads one routine series from the fixture's registry.
 func (f *fixture) value(metric, routine string, extra ...string) float64 {
 	f.t.Helper()
-	mfs, err := f.reg.Gather()
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != metric {
-			continue
-		}
-	next:
-		for _, m := range mf.GetMetric() {
-			labels := map[string]string{}
-			for _, lp := range m.GetLabel() {
-				labels[lp.GetName()] = lp.GetValue()
-			}
-			if labels[metrics.RoutineLabel] != routine {
-				continue
-			}
-			for i := 0; i+1 < len(extra); i += 2 {
-				if labels[extra[i]] != extra[i+1] {
-					continue next
-				}
-			}
-			switch {
-			case m.Counter != nil:
-				return m.GetCounter().GetValue()
-			case m.Gauge != nil:
-				return m.GetGauge().GetValue()
-			case m.Histogram != nil:
-				return float64(m.GetHistogram().GetSampleCount())
-			}
-		}
-	}
-	f.t.Fatalf("no series %s{routine=%q %v}", metric, routine, extra)
-	return 0
+	return promtest.Value(f.t, f.reg, metric, append([]string{metrics.RoutineLabel, routine}, extra...)...)
 }
 
 // durationCount returns the histogram sample count for one outcome.

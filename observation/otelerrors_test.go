@@ -14,6 +14,7 @@ import (
 	"github.com/sourcegraph/log/logtest"
 	"go.opentelemetry.io/otel"
 
+	"github.com/routinely/routinely/internal/promtest"
 	"github.com/routinely/routinely/metrics"
 	"github.com/routinely/routinely/observation"
 )
@@ -33,24 +34,7 @@ func (c *fakeClock) Advance(d time.Duration) { c.now.Add(int64(d)) }
 // otelErrorCount reads routinely_otel_errors_total{kind} from reg.
 func otelErrorCount(t *testing.T, reg prometheus.Gatherer, kind string) float64 {
 	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatalf("Gather: %v", err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != metrics.OTelErrorsName {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == metrics.OTelErrorKindLabel && l.GetValue() == kind {
-					return m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	t.Fatalf("%s{kind=%q} not found", metrics.OTelErrorsName, kind)
-	return 0
+	return promtest.Value(t, reg, metrics.OTelErrorsName, metrics.OTelErrorKindLabel, kind)
 }
 
 const exportErr = `traces export: Post "http://127.0.0.1:1/v1/traces": dial tcp 127.0.0.1:1: connect: connection refused`

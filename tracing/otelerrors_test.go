@@ -16,6 +16,7 @@ import (
 	"github.com/sourcegraph/log/logtest"
 	"go.opentelemetry.io/otel"
 
+	"github.com/routinely/routinely/internal/promtest"
 	"github.com/routinely/routinely/metrics"
 	"github.com/routinely/routinely/observation"
 )
@@ -88,23 +89,7 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 // otelErrors reads routinely_otel_errors_total{kind} from reg.
 func otelErrors(t *testing.T, reg prometheus.Gatherer, kind string) float64 {
 	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatalf("Gather: %v", err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != metrics.OTelErrorsName {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == metrics.OTelErrorKindLabel && l.GetValue() == kind {
-					return m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return -1
+	return promtest.Value(t, reg, metrics.OTelErrorsName, metrics.OTelErrorKindLabel, kind)
 }
 
 // TestExportErrorsAreLoggedAndCountedNotPrinted points a real OTLP/HTTP
