@@ -133,6 +133,9 @@ func (l *leadership) snapshot() *Leadership {
 func (r *PeriodicGoroutine) campaign() {
 	l := r.leader
 	retry := campaignRetry
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
 	for r.ctx.Err() == nil {
 		var lease Lease
 		err := callRecovering(func() (err error) {
@@ -153,7 +156,7 @@ func (r *PeriodicGoroutine) campaign() {
 			}
 			r.cfg.observation.Logger().Warn("routine "+r.name+": campaign for leadership failed; retrying",
 				log.String("routine", r.name), log.Error(err), log.Duration("retryIn", retry))
-			if !sleepFor(r.ctx, retry) {
+			if !sleepUntil(r.ctx, timer, time.Now().Add(retry)) {
 				return
 			}
 			retry = min(2*retry, campaignRetryMax)
@@ -223,16 +226,4 @@ func afterClose(ch <-chan struct{}, f func()) (stop func()) {
 		}
 	}()
 	return sync.OnceFunc(func() { close(quit) })
-}
-
-// sleepFor waits d or until ctx is done, reporting whether d passed.
-func sleepFor(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }
