@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/routinely/routinely/metrics"
 )
@@ -91,23 +92,36 @@ func (m *routineMetrics) release(deleteSeries bool) {
 	}
 }
 
-// observe records one finished invocation that ended at end.
-func (m *routineMetrics) observe(o Outcome, elapsed time.Duration, end time.Time) {
+// observe records one finished invocation that ended at end. A sampled
+// invocation's duration sample carries its trace id as an exemplar.
+func (m *routineMetrics) observe(o Outcome, elapsed time.Duration, end time.Time, sc trace.SpanContext) {
+	var h prometheus.Observer
 	switch o {
 	case OutcomeSuccess:
-		m.success.Observe(elapsed.Seconds())
+		h = m.success
 		m.lastSuccess.Set(float64(end.UnixNano()) / 1e9)
 	case OutcomeError:
-		m.failure().Observe(elapsed.Seconds())
+		h = m.failure()
 		m.errors.Inc()
 	case OutcomePanic:
-		m.panicked().Observe(elapsed.Seconds())
+		h = m.panicked()
 		m.errors.Inc()
 		m.panics.Inc()
 	case OutcomeCanceled:
-		m.canceled().Observe(elapsed.Seconds())
+		h = m.canceled()
 	}
+	observeDuration(h, elapsed, sc)
 	m.inFlight.Dec()
+}
+
+// observeDuration observes elapsed in h, with the trace id as an exemplar
+// when the span is sampled. Unsampled runs cost nothing more.
+func observeDuration(h prometheus.Observer, elapsed time.Duration, sc trace.SpanContext) {
+	if !sc.IsSampled() {
+		h.Observe(elapsed.Seconds())
+		return
+	}
+	h.(prometheus.ExemplarObserver).ObserveWithExemplar(elapsed.Seconds(), prometheus.Labels{metrics.ExemplarTraceIDLabel: sc.TraceID().String()})
 }
 
 // dueTimes publishes the next-run gauge: the earliest time at which one of

@@ -541,7 +541,7 @@ func (r *PeriodicGoroutine) observe(inv *invocation, err error, run Run, behavio
 		inv.tl.AddEvent("routine.canceled", attribute.String("reason", reason))
 	}
 	inv.finish(1, args)
-	r.metrics.observe(run.Outcome, run.Duration, end)
+	r.metrics.observe(run.Outcome, run.Duration, end, inv.tl.Span().SpanContext())
 }
 
 // notify passes a reported error to the handler's ErrorHandler, if any.

@@ -51,6 +51,11 @@ const (
 	// OutcomeSuccess, OutcomeError, OutcomePanic or OutcomeCanceled.
 	OutcomeLabel = "outcome"
 
+	// ExemplarTraceIDLabel is the exemplar label of a duration sample of a
+	// sampled run: its trace id in hex. Exemplars are exposed in the
+	// OpenMetrics format only (promhttp.HandlerOpts.EnableOpenMetrics).
+	ExemplarTraceIDLabel = "trace_id"
+
 	// OutcomeSuccess marks an invocation that returned nil or a filtered error.
 	OutcomeSuccess = "success"
 	// OutcomeError marks an invocation that returned a non-filtered error.

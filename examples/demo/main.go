@@ -185,7 +185,9 @@ func run(args []string, stdout, stderr *os.File) int {
 	}
 
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	// OpenMetrics, so that a sampled run's duration sample carries its trace
+	// id as an exemplar (the text format has no exemplars).
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg, EnableOpenMetrics: true}))
 	mux.Handle("/debug/routines", page)
 	mux.Handle("GET /{$}", http.RedirectHandler("/debug/routines", http.StatusFound))
 
