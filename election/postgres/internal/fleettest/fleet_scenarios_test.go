@@ -36,10 +36,8 @@ func startFleet(t *testing.T, f *fleet, n int) {
 	}
 }
 
-// steadyFor is how long the three-replica test runs: the issue asks for
-// 30s; 12s keeps the package under two minutes and already holds ~120
-// ticks.
-const steadyFor = 12 * time.Second
+// steadyFor is how long the three-replica test runs: 300 ticks.
+const steadyFor = 30 * time.Second
 
 // TestFleetRunsEachTickOnce: three replicas, one routine every 100ms:
 // every tick is handled once across the fleet.
@@ -112,6 +110,43 @@ func TestFailoverTerminateBackend(t *testing.T) {
 			t.Errorf("%s: %q", r.id, ls[0].text)
 		}
 	}
+}
+
+// TestFailoverConnectionLost: the leader's connections are terminated
+// and it cannot connect again (its role may no longer log in), as when a
+// network partition cuts it off the database. It gives its lease up by its
+// own deadline and starts no run under its term after that; another
+// replica leads within the bound.
+func TestFailoverConnectionLost(t *testing.T) {
+	f := newFleet(t, interval, work)
+	startFleet(t, f, 3)
+	lead, term := f.leader(5 * time.Second)
+	time.Sleep(500 * time.Millisecond)
+	role := pgx.Identifier{lead.id}.Sanitize()
+	f.exec("ALTER ROLE " + role + " NOLOGIN")
+	cut := time.Now()
+	f.exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", lead.id)
+	var h holder
+	took := poll(t, 3*time.Second, "taken over", func() bool {
+		h = f.holder()
+		return h.live && h.term > term
+	})
+	first := f.firstAfterTerm(term, 3*time.Second)
+	t.Logf("connection lost: %s (term %d) cut off; %s leads (term %d) %v later, first run %v later (bound %v)",
+		lead.id, term, h.id, h.term, took.Sub(cut).Round(time.Millisecond), first.started.Sub(cut).Round(time.Millisecond), failoverBound)
+	if d := first.started.Sub(cut); d > failoverBound {
+		t.Errorf("first run of the new leader %v after the cut, over %v", d, failoverBound)
+	}
+	if h.id == lead.id {
+		t.Errorf("the replica cut off the database, %s, leads", h.id)
+	}
+	// The cut-off leader gives up by its local deadline: no run of its
+	// own starts after the new term's first one.
+	if ls := lead.linesAfter(termRE("start", term), first.started); len(ls) > 0 {
+		t.Errorf("%s started a run under its old term %d after the new leader's first run: %q at %s", lead.id, term, ls[0].text, ls[0].at.Format("15:04:05.000"))
+	}
+	time.Sleep(500 * time.Millisecond)
+	f.check(f.committed(), checks{tolerance: tolerance, failoverGap: failoverBound})
 }
 
 // TestFailoverKill: SIGKILL of the leader process; another replica leads
@@ -235,8 +270,12 @@ func TestDatabaseRestart(t *testing.T) {
 	startFleet(t, f, 3)
 	f.leader(5 * time.Second)
 	time.Sleep(time.Second)
-	down := time.Now()
-	if err := db(t).RestartFast(); err != nil {
+	stopping := time.Now()
+	if err := db(t).StopFast(); err != nil {
+		t.Fatal(err)
+	}
+	down := time.Now() // the server is down from here on, not before
+	if err := db(t).Restart(); err != nil {
 		t.Fatal(err)
 	}
 	up := time.Now()
@@ -251,18 +290,28 @@ func TestDatabaseRestart(t *testing.T) {
 		return false
 	})
 	h := f.holder()
-	t.Logf("restart took %v; first run %v after it (%s, term %d); lease now %s term %d",
-		up.Sub(down).Round(time.Millisecond), resumedRun.started.Sub(up).Round(time.Millisecond), resumedRun.replica, resumedRun.term, h.id, h.term)
+	t.Logf("restart took %v (down for %v); first run %v after it (%s, term %d); lease now %s term %d",
+		up.Sub(stopping).Round(time.Millisecond), up.Sub(down).Round(time.Millisecond), resumedRun.started.Sub(up).Round(time.Millisecond), resumedRun.replica, resumedRun.term, h.id, h.term)
 	time.Sleep(time.Second)
 	runs := f.committed()
 	for _, r := range runs {
-		if r.ended.After(down) && r.started.Before(up) && r.started.After(down) {
-			t.Errorf("run started and committed while the server restarted: %v", r)
+		if r.started.After(down) && r.started.Before(up) {
+			t.Errorf("run started and committed while the server was down: %v", r)
+		}
+	}
+	// A run starts only after its start was recorded with a live lease:
+	// no replica starts one while the server is down. (Lines are stamped
+	// when the test reads them, a little after they are printed.)
+	for _, rep := range f.replicas {
+		for _, l := range rep.linesAfter(regexp.MustCompile(`^start `), down.Add(tolerance)) {
+			if l.at.Before(up) {
+				t.Errorf("%s started a run while the server was down: %q at %s", rep.id, l.text, l.at.Format("15:04:05.000"))
+			}
 		}
 	}
 	// A gap around the restart is expected: the leader's Done closes at
 	// its local deadline and the campaign retries back off.
-	f.check(runs, checks{tolerance: tolerance, failoverGap: up.Sub(down) + 5*time.Second})
+	f.check(runs, checks{tolerance: tolerance, failoverGap: up.Sub(stopping) + 5*time.Second})
 }
 
 // TestFleetRestartKeepsSchedule: a routine with a one-hour interval that

@@ -87,10 +87,14 @@ type replica struct {
 func (f *fleet) start(id string) *replica {
 	t := f.t
 	t.Helper()
+	// Each replica connects as a role of its own, so that a test can cut
+	// one replica off the database (ALTER ROLE ... NOLOGIN).
+	role := pgx.Identifier{id}.Sanitize()
+	f.exec(`DO $$BEGIN CREATE ROLE ` + role + ` SUPERUSER LOGIN; EXCEPTION WHEN duplicate_object THEN ALTER ROLE ` + role + ` LOGIN; END$$`)
 	cmd := exec.Command(os.Args[0], "-test.run=^$", "-test.count=1")
 	cmd.Env = append(os.Environ(),
 		replicaEnv+"="+id,
-		dsnEnv+"="+db(t).ConnString(""),
+		dsnEnv+"="+db(t).ConnString(id),
 		leasesEnv+"="+f.leases,
 		runsEnv+"="+f.runs,
 		routineEnv+"="+f.routine,
