@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -140,26 +141,15 @@ func (m Monitor) Run(ctx context.Context, routines ...BackgroundRoutine) error {
 		defer signal.Stop(signals)
 	}
 
-	// shutdown is done once shutdown begins: at once when ctx is done,
-	// so the routines' Stop calls do not wait for the monitor to wake.
-	shutdown, beginShutdown := context.WithCancel(ctx)
-	defer beginShutdown()
-	var stopsCalled sync.WaitGroup
-	stopsCalled.Add(len(routines))
-	calls := goEach(logger, routines,
-		func(r BackgroundRoutine) {
-			r.Start()
-			// A routine bound to ctx returns as soon as ctx is done,
-			// possibly before the monitor has noticed: that is not early.
-			if shutdown.Err() == nil && ctx.Err() == nil {
-				logger.Warn("background routine returned before shutdown", log.String("routine", routineName(r)))
-			}
-		},
-		func(r BackgroundRoutine) {
-			<-shutdown.Done()
-			stopsCalled.Done()
-			r.Stop()
-		})
+	var shuttingDown atomic.Bool
+	starts := goEach(logger, routines, func(r BackgroundRoutine) {
+		r.Start()
+		// A routine bound to ctx returns as soon as ctx is done,
+		// possibly before the monitor has noticed: that is not early.
+		if !shuttingDown.Load() && ctx.Err() == nil {
+			logger.Warn("background routine returned before shutdown", log.String("routine", routineName(r)))
+		}
+	})
 
 	var reason []log.Field
 	select {
@@ -168,8 +158,16 @@ func (m Monitor) Run(ctx context.Context, routines ...BackgroundRoutine) error {
 	case sig := <-signals:
 		reason = []log.Field{log.String("reason", "signal"), log.String("signal", sig.String())}
 	}
-	beginShutdown()
+	shuttingDown.Store(true)
 	began := time.Now()
+	// The Stop calls go out before anything else, logging included; the
+	// goroutines making them exist only from now on.
+	var stopsCalled sync.WaitGroup
+	stopsCalled.Add(len(routines))
+	stops := goEach(logger, routines, func(r BackgroundRoutine) {
+		stopsCalled.Done()
+		r.Stop()
+	})
 	stopsCalled.Wait()
 
 	// From now on a signal ends the process, whatever started shutdown.
@@ -185,9 +183,9 @@ func (m Monitor) Run(ctx context.Context, routines ...BackgroundRoutine) error {
 	}()
 	logger.Info("stopping background routines", reason...)
 
-	s := m.newShutdown(ctx, logger, routines, calls, began)
+	s := m.newShutdown(ctx, logger, routines, starts, stops, began)
 	defer s.stop()
-	if !s.wait(calls.done()) {
+	if !s.wait(stops.done()) || !s.wait(starts.done()) {
 		return s.timedOut(nil)
 	}
 	var errs []error
@@ -217,7 +215,8 @@ func (m Monitor) Run(ctx context.Context, routines ...BackgroundRoutine) error {
 type shutdown struct {
 	logger   log.Logger
 	routines []BackgroundRoutine
-	calls    *fanOut
+	starts   *fanOut // the calls of Start
+	stops    *fanOut // the calls of Stop
 	hooks    int
 	hook     int // the hook running, or -1 while the routines stop
 	timeout  time.Duration
@@ -229,9 +228,9 @@ type shutdown struct {
 	warnIn time.Duration // the delay of the next warning after the last
 }
 
-func (m Monitor) newShutdown(ctx context.Context, logger log.Logger, routines []BackgroundRoutine, calls *fanOut, began time.Time) *shutdown {
+func (m Monitor) newShutdown(ctx context.Context, logger log.Logger, routines []BackgroundRoutine, starts, stops *fanOut, began time.Time) *shutdown {
 	s := &shutdown{
-		logger: logger, routines: routines, calls: calls,
+		logger: logger, routines: routines, starts: starts, stops: stops,
 		hooks: len(m.OnShutdown), hook: -1,
 		timeout: m.ShutdownTimeout, began: began,
 	}
@@ -292,7 +291,7 @@ func (s *shutdown) warnStillStopping() {
 // unfinished names the routines whose Stop, and those whose Start, have
 // not returned, and both together.
 func (s *shutdown) unfinished() (stopping, running, pending []string) {
-	starts, stops := s.calls.pending(0), s.calls.pending(1)
+	starts, stops := s.starts.pending(), s.stops.pending()
 	for i, r := range s.routines {
 		name := routineName(r)
 		if stops[i] {

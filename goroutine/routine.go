@@ -44,26 +44,24 @@ func (c CombinedRoutine) Stop() {
 	<-goEach(nil, c, BackgroundRoutine.Stop).done()
 }
 
-// fanOut is a set of calls, one per routine and function, each on a
-// goroutine of its own, and which of them have not returned yet. It is
-// the one fan-out-and-wait of the package: CombinedRoutine and Monitor
-// both use it.
+// fanOut is a call of one function on each routine, each on a goroutine
+// of its own, and which of them have not returned yet. It is the one
+// fan-out-and-wait of the package: CombinedRoutine and Monitor both use
+// it.
 type fanOut struct {
-	n       int // routines
 	mu      sync.Mutex
-	running []bool // by call: function j on routine i is call j*n+i
+	running []bool // by routine
 	left    int
 	all     chan struct{} // closed once every call has returned
 }
 
-// goEach calls every f on every routine, each call on a goroutine of its
-// own. A panic (or runtime.Goexit) in a call is recovered and logged
-// through logger (nil: the global logger) and counts as a return.
-func goEach(logger log.Logger, routines []BackgroundRoutine, fs ...func(BackgroundRoutine)) *fanOut {
+// goEach calls f on every routine, each call on a goroutine of its own. A
+// panic (or runtime.Goexit) in a call is recovered and logged through
+// logger (nil: the global logger) and counts as a return.
+func goEach(logger log.Logger, routines []BackgroundRoutine, f func(BackgroundRoutine)) *fanOut {
 	g := &fanOut{
-		n:       len(routines),
-		running: make([]bool, len(routines)*len(fs)),
-		left:    len(routines) * len(fs),
+		running: make([]bool, len(routines)),
+		left:    len(routines),
 		all:     make(chan struct{}),
 	}
 	for k := range g.running {
@@ -75,14 +73,12 @@ func goEach(logger log.Logger, routines []BackgroundRoutine, fs ...func(Backgrou
 	if logger == nil {
 		logger = observation.Default().Logger()
 	}
-	for j, f := range fs {
-		for i, r := range routines {
-			go func() {
-				defer g.returned(j*g.n + i)
-				defer recoverAndLog(logger)
-				f(r)
-			}()
-		}
+	for i, r := range routines {
+		go func() {
+			defer g.returned(i)
+			defer recoverAndLog(logger)
+			f(r)
+		}()
 	}
 	return g
 }
@@ -99,12 +95,12 @@ func (g *fanOut) returned(call int) {
 // done is closed once every call has returned.
 func (g *fanOut) done() <-chan struct{} { return g.all }
 
-// pending returns, for the j-th function, whether each routine's call has
-// not returned yet, indexed like the routines.
-func (g *fanOut) pending(j int) []bool {
+// pending returns whether each routine's call has not returned yet,
+// indexed like the routines.
+func (g *fanOut) pending() []bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return append([]bool(nil), g.running[j*g.n:(j+1)*g.n]...)
+	return append([]bool(nil), g.running...)
 }
 
 // NoopRoutine returns a routine that does nothing: its Start blocks until
