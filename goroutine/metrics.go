@@ -3,8 +3,10 @@ package goroutine
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"time"
+	"weak"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/trace"
@@ -171,7 +173,7 @@ func (d *dueTimes) publish() {
 // reg (reusing them when already registered), claims routine's name among
 // them and returns routine's series.
 func newRoutineMetrics(reg prometheus.Registerer, namespace, routine string) (*routineMetrics, error) {
-	c, err := registerCollectors(reg, namespace)
+	c, err := routineCollectors(reg, namespace)
 	if err != nil {
 		return nil, err
 	}
@@ -198,6 +200,45 @@ func newRoutineMetrics(reg prometheus.Registerer, namespace, routine string) (*r
 		up:          c.up.WithLabelValues(routine),
 		nextRun:     c.nextRun.WithLabelValues(routine),
 	}, nil
+}
+
+// collectorKey identifies a registry and namespace in collectorCache. The
+// registry is held weakly, so a cached registry can still be collected.
+type collectorKey struct {
+	registry  weak.Pointer[prometheus.Registry]
+	namespace string
+}
+
+// collectorCache remembers the collectors registered in each
+// *prometheus.Registry (the type of prometheus.DefaultRegisterer and of
+// NewRegistry). The plain thing, registerCollectors for every routine
+// (metrics.Register hands back the identical collectors already there),
+// is correct but builds and hashes ten collectors to throw them away:
+// measured, it made NewPeriodic 5× slower (31 µs → 152 µs, 9 → 24 KiB,
+// 108 → 355 allocations) and doubled the time for 10,000 routines to
+// start. Weak keys keep the cache from holding registries alive (tests
+// and per-tenant registries come and go).
+var collectorCache sync.Map // collectorKey → *collectors
+
+// routineCollectors returns the collectors registered in reg, from the
+// cache when reg is a *prometheus.Registry seen before.
+func routineCollectors(reg prometheus.Registerer, namespace string) (*collectors, error) {
+	registry, cacheable := reg.(*prometheus.Registry)
+	if !cacheable {
+		return registerCollectors(reg, namespace)
+	}
+	key := collectorKey{registry: weak.Make(registry), namespace: namespace}
+	if c, ok := collectorCache.Load(key); ok {
+		return c.(*collectors), nil
+	}
+	c, err := registerCollectors(reg, namespace)
+	if err != nil {
+		return nil, err
+	}
+	if _, loaded := collectorCache.LoadOrStore(key, c); !loaded {
+		runtime.AddCleanup(registry, func(k collectorKey) { collectorCache.Delete(k) }, key)
+	}
+	return c, nil
 }
 
 // registerCollectors registers the routine collectors in reg, or returns
