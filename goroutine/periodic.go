@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,6 +27,13 @@ var outcomeAttrs = func() (a [len(outcomeLabels)][]attribute.KeyValue) {
 	}
 	return a
 }()
+
+// reinvokeAttrs are the span attributes of a successful run that asked
+// for the next at once (ErrReinvokeImmediately).
+var reinvokeAttrs = []attribute.KeyValue{
+	attribute.String("routine.outcome", OutcomeSuccess.String()),
+	attribute.Bool("routine.reinvoke", true),
+}
 
 // intervalState is the interval in force and its span attribute, replaced
 // together when a dynamic interval changes.
@@ -363,9 +371,18 @@ func (r *PeriodicGoroutine) runSchedule(ctx context.Context, st *loopState, leas
 		if lease != nil && !r.recordStart(ctx, lease) {
 			return
 		}
-		failed, end := r.invoke(ctx, st)
+		failed, reinvoke, end := r.invoke(ctx, st)
 		if ctx.Err() != nil {
 			return
+		}
+		if reinvoke {
+			// At once, off the grid; st.grid stays where the drain began,
+			// so that schedule, after the drain, picks the next grid
+			// point after it. The next iteration checks ctx first.
+			st.failures = 0
+			st.fire = end
+			runtime.Gosched() // a handler that always asks still lets others run
+			continue
 		}
 		r.schedule(st, failed, end)
 	}
@@ -468,11 +485,12 @@ type invocation struct {
 	tl     observation.TraceLogger
 }
 
-// invoke runs the handler once, observed, and reports whether it failed
+// invoke runs the handler once, observed, and reports whether it failed,
+// whether it asked to be called again at once (ErrReinvokeImmediately)
 // and when it ended. A handler that calls runtime.Goexit ends the loop's
 // goroutine: its invocation is still recorded (as a panic, ErrGoexit),
 // and loop carries on from st on a new goroutine.
-func (r *PeriodicGoroutine) invoke(ctx context.Context, st *loopState) (failed bool, end time.Time) {
+func (r *PeriodicGoroutine) invoke(ctx context.Context, st *loopState) (failed, reinvoke bool, end time.Time) {
 	inv := invocation{loop: ctx, n: r.invocations.Add(1)}
 	if r.cfg.timeout > 0 {
 		var cancel context.CancelFunc
@@ -491,7 +509,7 @@ func (r *PeriodicGoroutine) invoke(ctx context.Context, st *loopState) (failed b
 	defer func() {
 		if !returned {
 			inv.err = goexitError()
-			_, st.ended = r.complete(&inv)
+			_, _, st.ended = r.complete(&inv)
 			st.unfinished = true
 		}
 	}()
@@ -502,31 +520,42 @@ func (r *PeriodicGoroutine) invoke(ctx context.Context, st *loopState) (failed b
 
 // complete classifies a finished invocation, then observes it (span, log
 // line, metrics), records it in the history and notifies the handler's
-// ErrorHandler of a failure.
-func (r *PeriodicGoroutine) complete(inv *invocation) (failed bool, end time.Time) {
+// ErrorHandler of a failure. ErrReinvokeImmediately is no error: the run
+// is classified, observed and recorded as if the handler returned nil.
+func (r *PeriodicGoroutine) complete(inv *invocation) (failed, reinvoke bool, end time.Time) {
 	end = time.Now()
 	err, text := errtext.Safe(inv.err)
+	if err != nil && isReinvoke(err) {
+		err, text, reinvoke = nil, "", true
+	}
 	o, behaviour := r.classify(err, inv.loop.Err() != nil)
+	reinvoke = reinvoke && o == OutcomeSuccess
 	run := Run{Invocation: inv.n, Started: inv.start, Duration: end.Sub(inv.start), Outcome: o,
 		TraceID: inv.tl.Span().SpanContext().TraceID()}
 	if o.Failed() {
 		run.Error = errtext.Truncate(text, MaxRunErrorBytes)
 	}
 
-	r.observe(inv, err, run, behaviour, end)
+	r.observe(inv, err, run, behaviour, reinvoke, end)
 	r.history.end(run, o.Failed() && r.cfg.backoffMax > 0)
 	if err != nil && behaviour != observation.EmitForNone {
 		r.notify(err)
 	}
-	return o.Failed(), end
+	return o.Failed(), reinvoke, end
 }
 
 // observe ends the invocation's span and log line and records its
 // metrics.
-func (r *PeriodicGoroutine) observe(inv *invocation, err error, run Run, behaviour observation.ErrorFilterBehaviour, end time.Time) {
-	inv.err = err // the finish func reads the sanitized error
+func (r *PeriodicGoroutine) observe(inv *invocation, err error, run Run, behaviour observation.ErrorFilterBehaviour, reinvoke bool, end time.Time) {
+	// The finish func reads the sanitized error: nil for a success,
+	// ErrReinvokeImmediately included.
+	inv.err = err
 	args := observation.Args{Attrs: outcomeAttrs[run.Outcome], Classified: true, ErrorBehaviour: behaviour}
 	switch run.Outcome {
+	case OutcomeSuccess:
+		if reinvoke {
+			args.Attrs = reinvokeAttrs
+		}
 	case OutcomePanic:
 		args.Attrs = []attribute.KeyValue{
 			outcomeAttrs[run.Outcome][0],
@@ -585,6 +614,24 @@ func (r *PeriodicGoroutine) classify(err error, stopped bool) (Outcome, observat
 		return OutcomeSuccess, behaviour
 	}
 	return OutcomeError, behaviour
+}
+
+// isReinvoke reports whether err asks for the next invocation at once:
+// it is or wraps ErrReinvokeImmediately, and is no panic. errors.Is calls
+// the error's own Is and Unwrap methods, user code: a panic there counts
+// as no.
+func isReinvoke(err error) (is bool) {
+	if err == ErrReinvokeImmediately {
+		return true
+	}
+	if asPanic(err) != nil {
+		return false
+	}
+	_ = callRecovering(func() error {
+		is = errors.Is(err, ErrReinvokeImmediately)
+		return nil
+	})
+	return is
 }
 
 // isContextError reports whether err is a context cancellation or
