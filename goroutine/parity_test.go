@@ -231,3 +231,25 @@ func TestPeriodic_StopEndsAnEndlessReinvokeLoopPromptly(t *testing.T) {
 		}
 	})
 }
+
+func TestLeaderElection_EachReinvokedRunRecordsItsStart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t)
+		e := newFakeElector()
+		h := &backlog{items: 5}
+		r := f.periodic(t.Context(), "singleton-drain", time.Hour, h, WithLeaderElection(e))
+		returned := make(chan struct{})
+		go func() { r.Start(); close(returned) }()
+		lease := newFakeLease(1, time.Time{})
+		e.grants <- lease
+		synctest.Wait()
+		if got := lease.recorded(); got != 5 {
+			t.Errorf("%d starts recorded with the lease for 5 runs, want 5", got)
+		}
+		if got := f.durationCount("singleton-drain", "success"); got != 5 {
+			t.Errorf("success samples = %v, want 5", got)
+		}
+		r.Stop()
+		<-returned
+	})
+}

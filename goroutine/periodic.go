@@ -69,6 +69,7 @@ type PeriodicGoroutine struct {
 	intervalNow atomic.Pointer[intervalState] // the interval in force
 	history     *history
 	due         *dueTimes
+	pool        *loopPool
 	leader      *leadership // nil unless WithLeaderElection
 	loops       sync.WaitGroup
 
@@ -141,6 +142,9 @@ func NewPeriodic(ctx context.Context, interval time.Duration, handler Handler, o
 			return nil, fmt.Errorf("goroutine: handler name: %w", err)
 		}
 	}
+	if cfg.concurrencySet && cfg.concurrencyFunc != nil {
+		return nil, errors.New("goroutine: WithConcurrency and WithConcurrencyFunc both given: pass one")
+	}
 	if cfg.observation == nil {
 		cfg.observation = observation.Default()
 	}
@@ -164,7 +168,8 @@ func NewPeriodic(ctx context.Context, interval time.Duration, handler Handler, o
 		cfg:         cfg,
 		metrics:     m,
 		history:     newHistory(cfg.historySize),
-		due:         newDueTimes(cfg.concurrency, m.nextRun),
+		due:         newDueTimes(m.nextRun),
+		pool:        newLoopPool(),
 		leader:      leader,
 		own:         make(map[uint64]int),
 		done:        make(chan struct{}),
@@ -238,11 +243,9 @@ func (r *PeriodicGoroutine) Start() {
 		r.loops.Go(r.campaign)
 	}
 	first := time.Now().Add(r.cfg.initialDelay)
-	for i := range r.cfg.concurrency {
-		st := &loopState{index: i, grid: first, fire: first}
-		// Each loop has a goroutine of its own, never Start's caller's: a
-		// handler that calls runtime.Goexit ends only that goroutine.
-		r.loops.Go(func() { r.loop(st) })
+	r.resize(r.concurrencyNow(), first)
+	if r.cfg.concurrencyFunc != nil {
+		r.loops.Go(func() { r.scale(first) })
 	}
 	r.loops.Wait()
 	r.finish()
@@ -341,31 +344,37 @@ func (r *PeriodicGoroutine) loop(st *loopState) {
 	returned = true
 }
 
-// runLoop runs one handler loop until the routine stops: the schedule,
-// or for a singleton routine the schedule while this replica leads.
+// runLoop runs one handler loop until the routine stops or the loop is
+// retired (WithConcurrencyFunc): the schedule, or for a singleton routine
+// the schedule while this replica leads.
 func (r *PeriodicGoroutine) runLoop(st *loopState) {
-	if st.unfinished {
-		st.unfinished = false
-		r.schedule(st, true, st.ended)
+	for {
+		if st.unfinished {
+			st.unfinished = false
+			r.schedule(st, true, st.ended)
+		}
+		if r.leader != nil {
+			r.leadAndRun(st)
+		} else {
+			r.runSchedule(r.ctx, st, nil)
+		}
+		if r.ctx.Err() != nil || r.exit(st.index) {
+			return
+		}
 	}
-	if r.leader != nil {
-		r.leadAndRun(st)
-		return
-	}
-	r.runSchedule(r.ctx, st, nil)
 }
 
-// runSchedule invokes, waits and repeats until ctx is done. The schedule
-// is a grid of start times interval apart, so a slow handler or jitter
-// does not shift later invocations. Under a lease, each run first records
-// its start with it; when that fails, runSchedule returns.
+// runSchedule invokes, waits and repeats until ctx is done or the loop is
+// retired. The schedule is a grid of start times interval apart, so a
+// slow handler or jitter does not shift later invocations. Under a lease,
+// each run first records its start with it; when that fails, runSchedule
+// returns.
 func (r *PeriodicGoroutine) runSchedule(ctx context.Context, st *loopState, lease Lease) {
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
 	for {
-		r.due.set(st.index, st.fire)
-		if !sleepUntil(ctx, timer, st.fire) {
+		if !r.wait(ctx, timer, st) {
 			return
 		}
 		if lease != nil && !r.recordStart(ctx, lease) {
@@ -409,10 +418,29 @@ func (r *PeriodicGoroutine) schedule(st *loopState, failed bool, end time.Time) 
 	st.fire = st.grid.Add(r.jitter(interval))
 }
 
-// sleepUntil waits on timer until t or until ctx is done, reporting
-// whether t came. The timer is reused across ticks; it is stopped on
-// return.
-func sleepUntil(ctx context.Context, timer *time.Timer, t time.Time) bool {
+// wait publishes st.fire as the loop's next run and sleeps until then,
+// reporting whether the run may start: false when ctx is done or the loop
+// is retired.
+func (r *PeriodicGoroutine) wait(ctx context.Context, timer *time.Timer, st *loopState) bool {
+	for {
+		retired, changed := r.pool.watch(st.index)
+		if retired {
+			return false
+		}
+		r.due.set(st.index, st.fire)
+		if sleepUntil(ctx, timer, st.fire, changed) {
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+	}
+}
+
+// sleepUntil waits on timer until t, or until ctx is done or wake is
+// closed (a nil wake never is), reporting whether t came. The timer is
+// reused across ticks; it is stopped on return.
+func sleepUntil(ctx context.Context, timer *time.Timer, t time.Time, wake <-chan struct{}) bool {
 	d := time.Until(t)
 	if d <= 0 {
 		return ctx.Err() == nil
@@ -420,6 +448,9 @@ func sleepUntil(ctx context.Context, timer *time.Timer, t time.Time) bool {
 	timer.Reset(d)
 	select {
 	case <-ctx.Done():
+		timer.Stop()
+		return false
+	case <-wake:
 		timer.Stop()
 		return false
 	case <-timer.C:
