@@ -3,6 +3,7 @@ package goroutine
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -252,4 +253,236 @@ func TestLeaderElection_EachReinvokedRunRecordsItsStart(t *testing.T) {
 		r.Stop()
 		<-returned
 	})
+}
+
+// gate is a handler whose runs block until the test opens the gate; it
+// counts the runs in progress.
+type gate struct {
+	mu       sync.Mutex
+	open     chan struct{}
+	running  int
+	starts   int
+	canceled int // runs whose context was done when they were let go
+}
+
+func newGate() *gate { return &gate{open: make(chan struct{})} }
+
+func (g *gate) Handle(ctx context.Context) error {
+	g.mu.Lock()
+	g.running++
+	g.starts++
+	open := g.open
+	g.mu.Unlock()
+	select {
+	case <-open:
+	case <-ctx.Done():
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.running--
+	if ctx.Err() != nil {
+		g.canceled++
+	}
+	return nil
+}
+
+// release lets the runs in progress return; later runs block again.
+func (g *gate) release() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	close(g.open)
+	g.open = make(chan struct{})
+}
+
+func (g *gate) counts() (running, starts, canceled int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.running, g.starts, g.canceled
+}
+
+// loopsAlive is the number of loop slots with a goroutine.
+func (r *PeriodicGoroutine) loopsAlive() int {
+	r.pool.mu.Lock()
+	defer r.pool.mu.Unlock()
+	n := 0
+	for _, a := range r.pool.alive {
+		if a {
+			n++
+		}
+	}
+	return n
+}
+
+func TestPeriodic_ConcurrencyFuncResizesTheLoopsAtRunTime(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t)
+		var want atomic.Int32
+		var panics atomic.Bool
+		want.Store(1)
+		n := func() int {
+			if panics.Load() {
+				panic("no queue length")
+			}
+			return int(want.Load())
+		}
+		g := newGate()
+		const interval = time.Minute
+		r := f.periodic(t.Context(), "workers", interval, g, WithConcurrencyFunc(n))
+		origin := time.Now()
+		returned := make(chan struct{})
+		go func() { r.Start(); close(returned) }()
+
+		check := func(when string, running, loops int) {
+			t.Helper()
+			synctest.Wait()
+			got, _, _ := g.counts()
+			if got != running {
+				t.Errorf("%s: %d handlers running, want %d", when, got, running)
+			}
+			if got := f.value(names.HandlerInFlight, "workers"); got != float64(running) {
+				t.Errorf("%s: %s = %v, want %d", when, names.HandlerInFlight, got, running)
+			}
+			if got := r.Status().State; (got == StateRunning) != (running > 0) {
+				t.Errorf("%s: Status().State = %q with %d running", when, got, running)
+			}
+			if got := r.loopsAlive(); got != loops {
+				t.Errorf("%s: %d loops, want %d", when, got, loops)
+			}
+		}
+		check("f=1 at start", 1, 1)
+
+		// 1 → 4: three loops start at once, while the first still runs.
+		want.Store(4)
+		time.Sleep(interval)
+		check("f=4", 4, 4)
+
+		// 4 → 2: the runs in progress go on, their context not cancelled;
+		// the two loops beyond 2 exit after them.
+		want.Store(2)
+		time.Sleep(interval)
+		check("f=2, runs in progress", 4, 4)
+		time.Sleep(10 * time.Second) // off the grid
+		g.release()
+		check("f=2, runs done", 0, 2)
+		if _, _, canceled := g.counts(); canceled != 0 {
+			t.Errorf("%d runs of retired loops were cancelled, want 0", canceled)
+		}
+		// The loops left run on their grid: the next point, 3 minutes.
+		if got := f.value(names.NextRun, "workers"); got != float64(origin.Add(3*interval).UnixNano())/1e9 {
+			t.Errorf("%s = %v, want +3m", names.NextRun, got)
+		}
+		time.Sleep(interval - 10*time.Second)
+		check("f=2, next tick", 2, 2)
+		time.Sleep(10 * time.Second)
+		g.release()
+
+		// A panicking function is recovered and counted; the loops stay.
+		panics.Store(true)
+		time.Sleep(interval - 10*time.Second)
+		check("f panics", 2, 2)
+		if got := f.value(names.HandlerPanics, "workers"); got != 1 {
+			t.Errorf("%s = %v after f panicked, want 1", names.HandlerPanics, got)
+		}
+		if got := f.logsMatching("routine concurrency function panicked"); len(got) != 1 {
+			t.Errorf("%d log lines of the panic, want 1", len(got))
+		}
+		g.release()
+		synctest.Wait()
+
+		r.Stop()
+		<-returned
+		if got := r.loopsAlive(); got != 2 {
+			t.Errorf("%d loop slots after Stop, want the last 2", got)
+		}
+		if st := r.Status(); st.Successes != 8 || st.Errors != 0 || st.Panics != 0 {
+			// Loops 0 and 1 at 0 or 1m, 3m and 4m; loops 2 and 3 at 1m.
+			t.Errorf("Status: %d successes, %d errors, %d panics; want 8, 0, 0", st.Successes, st.Errors, st.Panics)
+		}
+	})
+}
+
+func TestPeriodic_ConcurrencyFuncReusesARetiredLoopStillRunning(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t)
+		var want atomic.Int32
+		want.Store(3)
+		g := newGate()
+		const interval = time.Minute
+		r := f.periodic(t.Context(), "flapping", interval, g,
+			WithConcurrencyFunc(func() int { return int(want.Load()) }))
+		returned := make(chan struct{})
+		go func() { r.Start(); close(returned) }()
+		synctest.Wait()
+
+		// 3 → 1 → 3 while every run blocks: the retired loops carry on,
+		// no new ones start, so at most 3 runs are ever in progress.
+		want.Store(1)
+		time.Sleep(interval)
+		want.Store(3)
+		time.Sleep(interval)
+		synctest.Wait()
+		if running, starts, _ := g.counts(); running != 3 || starts != 3 {
+			t.Errorf("%d running of %d started, want 3 of 3", running, starts)
+		}
+		if got := r.loopsAlive(); got != 3 {
+			t.Errorf("%d loops, want 3", got)
+		}
+		g.release()
+		r.Stop()
+		<-returned
+	})
+}
+
+func TestPeriodic_ConcurrencyFuncRetiresWaitingLoopsAtOnceAndClamps(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t)
+		var want atomic.Int32
+		want.Store(MaxConcurrency + 5)
+		h := &recorder{}
+		const interval = time.Minute
+		r := f.periodic(t.Context(), "clamped", interval, h,
+			WithConcurrencyFunc(func() int { return int(want.Load()) }))
+		returned := make(chan struct{})
+		go func() { r.Start(); close(returned) }()
+		synctest.Wait()
+		if got := r.loopsAlive(); got != MaxConcurrency {
+			t.Errorf("%d loops for f=MaxConcurrency+5, want MaxConcurrency", got)
+		}
+		want.Store(-3)
+		time.Sleep(interval - time.Nanosecond)
+		synctest.Wait()
+		runs := len(h.offsets(time.Now()))
+		time.Sleep(time.Nanosecond)
+		synctest.Wait()
+		// The controller and the loops share the tick: the loops may run
+		// once more before they see the change, then only one is left.
+		if got := r.loopsAlive(); got != 1 {
+			t.Errorf("%d loops for f=-3, want 1", got)
+		}
+		time.Sleep(interval)
+		synctest.Wait()
+		after := len(h.offsets(time.Now()))
+		if after-runs > MaxConcurrency+1 || after == runs {
+			t.Errorf("%d runs, then %d: want at most one tick of all loops, then 1 per tick", runs, after)
+		}
+		runs = after
+		time.Sleep(interval)
+		synctest.Wait()
+		if got := len(h.offsets(time.Now())) - runs; got != 1 {
+			t.Errorf("%d runs in a tick with one loop, want 1", got)
+		}
+		r.Stop()
+		<-returned
+	})
+}
+
+func TestWithConcurrencyFunc_Validation(t *testing.T) {
+	h := HandlerFunc(func(context.Context) error { return nil })
+	if _, err := NewPeriodic(t.Context(), time.Second, h, WithName("nil-func"), WithConcurrencyFunc(nil)); err == nil || !strings.Contains(err.Error(), "WithConcurrencyFunc: nil function") {
+		t.Errorf("nil function: err = %v", err)
+	}
+	_, err := NewPeriodic(t.Context(), time.Second, h, WithName("both"), WithConcurrency(2), WithConcurrencyFunc(func() int { return 2 }))
+	if err == nil || !strings.Contains(err.Error(), "WithConcurrency and WithConcurrencyFunc") {
+		t.Errorf("both options: err = %v, want one naming both", err)
+	}
 }
