@@ -3,7 +3,6 @@ package goroutine
 import (
 	"context"
 	"fmt"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -476,13 +475,27 @@ func TestPeriodic_ConcurrencyFuncRetiresWaitingLoopsAtOnceAndClamps(t *testing.T
 	})
 }
 
-func TestWithConcurrencyFunc_Validation(t *testing.T) {
-	h := HandlerFunc(func(context.Context) error { return nil })
-	if _, err := NewPeriodic(t.Context(), time.Second, h, WithName("nil-func"), WithConcurrencyFunc(nil)); err == nil || !strings.Contains(err.Error(), "WithConcurrencyFunc: nil function") {
-		t.Errorf("nil function: err = %v", err)
-	}
-	_, err := NewPeriodic(t.Context(), time.Second, h, WithName("both"), WithConcurrency(2), WithConcurrencyFunc(func() int { return 2 }))
-	if err == nil || !strings.Contains(err.Error(), "WithConcurrency and WithConcurrencyFunc") {
-		t.Errorf("both options: err = %v, want one naming both", err)
-	}
+func TestLeaderElection_ConcurrencyFuncRetiresLoopsWaitingForLeadership(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t)
+		var want atomic.Int32
+		want.Store(3)
+		r := f.periodic(t.Context(), "follower", time.Minute, &recorder{},
+			WithLeaderElection(newFakeElector()), // never grants a lease
+			WithConcurrencyFunc(func() int { return int(want.Load()) }))
+		returned := make(chan struct{})
+		go func() { r.Start(); close(returned) }()
+		synctest.Wait()
+		if got := r.loopsAlive(); got != 3 {
+			t.Errorf("%d loops waiting for leadership, want 3", got)
+		}
+		want.Store(1)
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if got := r.loopsAlive(); got != 1 {
+			t.Errorf("%d loops after f=1, want 1", got)
+		}
+		r.Stop()
+		<-returned
+	})
 }
