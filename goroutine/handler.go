@@ -44,7 +44,8 @@ var ErrReinvokeImmediately = errors.New("goroutine: reinvoke immediately")
 // (and, with WithTimeout, when the invocation's deadline passes). A returned
 // error is observed — counted, logged, recorded on the span — and then
 // passed to HandleError if the handler implements ErrorHandler. The routine
-// keeps running either way.
+// keeps running either way. ErrReinvokeImmediately is no error: it asks
+// for the next invocation at once.
 //
 // A handler may also implement Named (its name becomes the routine's name
 // unless WithName is given), ErrorHandler and Finalizer.

@@ -186,7 +186,7 @@ func WithObservationContext(ctx *observation.Context) Option {
 // a success. The filter is not asked about panics, which are always
 // reported, nor about a run that ended because the routine was stopped
 // (nil, context.Canceled or DeadlineExceeded returned after Stop), which
-// is canceled.
+// is canceled, nor about ErrReinvokeImmediately, which is no error.
 func WithErrorFilter(f observation.ErrorFilter) Option {
 	return optionFunc(func(c *config) error {
 		if f == nil {
