@@ -46,6 +46,25 @@
 //		goroutine.WithBackoff(5*time.Second, time.Minute))
 //	goroutine.MonitorBackgroundRoutines(ctx, janitor) // until SIGTERM
 //
+// Queue workers, as in Sourcegraph's internal/goroutine: a handler that
+// returns ErrReinvokeImmediately (or an error wrapping it) is called again
+// at once instead of at the next tick, so a backlog drains in back-to-back
+// runs; each is a successful run, observed like any other, and after the
+// drain the loop goes back to its grid. WithConcurrencyFunc changes the
+// number of handler loops while the routine runs (re-read once per
+// interval), to follow the length of a queue:
+//
+//	worker := goroutine.NewPeriodicGoroutine(ctx, 10*time.Second,
+//		goroutine.HandlerFunc(func(ctx context.Context) error {
+//			more, err := queue.ProcessOne(ctx)
+//			if err == nil && more {
+//				return goroutine.ErrReinvokeImmediately
+//			}
+//			return err
+//		}),
+//		goroutine.WithName("queue_worker"),
+//		goroutine.WithConcurrencyFunc(func() int { return queue.Len()/100 + 1 }))
+//
 // Which constructors panic: NewPeriodicGoroutine keeps the original
 // signature, which has no error result, so it panics on invalid arguments
 // (with the error NewPeriodic would return); every other constructor

@@ -100,3 +100,33 @@ type stuckRoutine struct{ release chan struct{} }
 func (s *stuckRoutine) Name() string { return "stuck" }
 func (s *stuckRoutine) Start()       { <-s.release }
 func (s *stuckRoutine) Stop()        { <-s.release }
+
+// A queue worker drains its backlog in back-to-back runs: while items
+// remain, its handler returns ErrReinvokeImmediately and is called again
+// at once, instead of an hour later.
+func ExampleErrReinvokeImmediately() {
+	queue := []string{"a", "b", "c"}
+	drained := make(chan struct{})
+	h := goroutine.NewHandlerWithErrorMessage("drainer", func(ctx context.Context) error {
+		item := queue[0]
+		queue = queue[1:]
+		fmt.Println("processed", item)
+		if len(queue) > 0 {
+			return goroutine.ErrReinvokeImmediately
+		}
+		close(drained)
+		return nil
+	})
+	r := goroutine.NewPeriodicGoroutine(context.Background(), time.Hour, h,
+		goroutine.WithObservationContext(observation.NewContext(nil, nil, prometheus.NewRegistry())))
+	start := time.Now()
+	go r.Start()
+	<-drained
+	fmt.Println("drained without waiting for the interval:", time.Since(start) < time.Minute)
+	r.Stop()
+	// Output:
+	// processed a
+	// processed b
+	// processed c
+	// drained without waiting for the interval: true
+}

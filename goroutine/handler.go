@@ -1,6 +1,42 @@
 package goroutine
 
-import "context"
+import (
+	"context"
+	"errors"
+)
+
+// ErrReinvokeImmediately, returned by a handler (or wrapped in the error
+// it returns: it is found with errors.Is), asks for the next invocation
+// at once instead of at the next tick. A queue worker returns it while
+// its backlog is not empty, so that the backlog drains in back-to-back
+// runs:
+//
+//	func (w *worker) Handle(ctx context.Context) error {
+//		if err := w.processOne(ctx); err != nil {
+//			return err
+//		}
+//		if w.queueLen() > 0 {
+//			return goroutine.ErrReinvokeImmediately
+//		}
+//		return nil
+//	}
+//
+// Such a run is a successful run, observed like any other (its own span,
+// a success sample, the last-success gauge, a Debug log line); it is not
+// an error anywhere: not counted, not logged as one, not passed to the
+// error filter or HandleError, and it ends any backoff. Its span has the
+// attribute routine.reinvoke=true.
+//
+// The schedule is kept: after the run that returns something else, the
+// loop waits for the next point of its grid after that run ended (not a
+// full interval: with a one-minute interval, a drain that started at
+// 12:00 and ended at 12:03:20 is followed by the run of 12:04). With
+// WithLeaderElection, each run still records its start with the lease
+// first. Between runs, the loop checks that the routine is not stopping,
+// so a handler that returns ErrReinvokeImmediately forever still stops
+// promptly on Stop. A panic whose value is ErrReinvokeImmediately is a
+// panic.
+var ErrReinvokeImmediately = errors.New("goroutine: reinvoke immediately")
 
 // Handler is the work a PeriodicGoroutine does on each tick.
 //
@@ -8,7 +44,8 @@ import "context"
 // (and, with WithTimeout, when the invocation's deadline passes). A returned
 // error is observed — counted, logged, recorded on the span — and then
 // passed to HandleError if the handler implements ErrorHandler. The routine
-// keeps running either way.
+// keeps running either way. ErrReinvokeImmediately is no error: it asks
+// for the next invocation at once.
 //
 // A handler may also implement Named (its name becomes the routine's name
 // unless WithName is given), ErrorHandler and Finalizer.

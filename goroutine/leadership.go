@@ -98,8 +98,8 @@ func (l *leadership) set(lease Lease) {
 }
 
 // wait blocks until this replica holds a lease, and returns it, or until
-// ctx is done, and returns nil.
-func (l *leadership) wait(ctx context.Context) Lease {
+// ctx is done or wake is closed, and returns nil.
+func (l *leadership) wait(ctx context.Context, wake <-chan struct{}) Lease {
 	for {
 		l.mu.Lock()
 		lease, changed := l.lease, l.changed
@@ -114,6 +114,8 @@ func (l *leadership) wait(ctx context.Context) Lease {
 		}
 		select {
 		case <-ctx.Done():
+			return nil
+		case <-wake:
 			return nil
 		case <-changed:
 		}
@@ -156,7 +158,7 @@ func (r *PeriodicGoroutine) campaign() {
 			}
 			r.cfg.observation.Logger().Warn("routine "+r.name+": campaign for leadership failed; retrying",
 				log.String("routine", r.name), log.Error(err), log.Duration("retryIn", retry))
-			if !sleepUntil(r.ctx, timer, time.Now().Add(retry)) {
+			if !sleepUntil(r.ctx, timer, time.Now().Add(retry), nil) {
 				return
 			}
 			retry = min(2*retry, campaignRetryMax)
@@ -183,13 +185,21 @@ func (r *PeriodicGoroutine) campaign() {
 
 // leadAndRun runs one handler loop of a singleton routine: it waits for
 // this replica to lead, runs the schedule while the lease holds, and
-// waits again after it is lost.
+// waits again after it is lost, until the routine stops or the loop is
+// retired.
 func (r *PeriodicGoroutine) leadAndRun(st *loopState) {
 	for {
 		r.due.clear(st.index)
-		lease := r.leader.wait(r.ctx)
-		if lease == nil {
+		retired, changed := r.pool.watch(st.index)
+		if retired {
 			return
+		}
+		lease := r.leader.wait(r.ctx, changed)
+		if lease == nil {
+			if r.ctx.Err() != nil {
+				return
+			}
+			continue
 		}
 		// The shared schedule: no run before the last start any leader
 		// recorded plus the interval.
@@ -203,13 +213,30 @@ func (r *PeriodicGoroutine) leadAndRun(st *loopState) {
 		r.runSchedule(ctx, st, lease)
 		stop()
 		cancel()
-		// runSchedule returns when the lease ended, or when it could not
-		// record a start: a lease that cannot is as good as lost, so wait
-		// for it to end rather than try it again.
+		// runSchedule returns when the lease ended, when the loop was
+		// retired, or when it could not record a start: a lease that
+		// cannot is as good as lost, so wait for it to end rather than
+		// try it again.
+		if !r.untilEnded(lease, st) {
+			return
+		}
+	}
+}
+
+// untilEnded waits for lease to end, reporting false at once when the
+// routine stops or loop st is retired.
+func (r *PeriodicGoroutine) untilEnded(lease Lease, st *loopState) bool {
+	for {
+		retired, changed := r.pool.watch(st.index)
+		if retired {
+			return false
+		}
 		select {
 		case <-lease.Done():
+			return true
 		case <-r.ctx.Done():
-			return
+			return false
+		case <-changed:
 		}
 	}
 }

@@ -127,31 +127,38 @@ func observeDuration(h prometheus.Observer, elapsed time.Duration, sc trace.Span
 }
 
 // dueTimes publishes the next-run gauge: the earliest time at which one of
-// a routine's loops is due to start an invocation.
+// a routine's loops is due to start an invocation. It grows with the
+// highest loop index seen (at most MaxConcurrency).
 type dueTimes struct {
 	mu    sync.Mutex
 	loops []time.Time
 	gauge prometheus.Gauge
 }
 
-func newDueTimes(loops int, gauge prometheus.Gauge) *dueTimes {
-	return &dueTimes{loops: make([]time.Time, loops), gauge: gauge}
+func newDueTimes(gauge prometheus.Gauge) *dueTimes {
+	return &dueTimes{gauge: gauge}
 }
 
 // set records when loop i starts its next invocation.
 func (d *dueTimes) set(i int, t time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	for len(d.loops) <= i {
+		d.loops = append(d.loops, time.Time{})
+	}
 	d.loops[i] = t
 	d.publish()
 }
 
 // clear records that loop i has no run due: a singleton routine's loop
-// while another replica leads. With no loop due, the gauge is 0.
+// while another replica leads, or a loop that exited. With no loop due,
+// the gauge is 0.
 func (d *dueTimes) clear(i int) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.loops[i] = time.Time{}
+	if i < len(d.loops) {
+		d.loops[i] = time.Time{}
+	}
 	d.publish()
 }
 

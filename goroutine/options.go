@@ -29,7 +29,8 @@ const DefaultHistorySize = 32
 const (
 	// MaxHistorySize is the largest WithHistorySize accepted.
 	MaxHistorySize = 1000
-	// MaxConcurrency is the largest WithConcurrency accepted.
+	// MaxConcurrency is the largest WithConcurrency accepted, and the
+	// most loops WithConcurrencyFunc runs.
 	MaxConcurrency = 1000
 	// MaxRunErrorBytes is how much of an error's text the history keeps
 	// per run (Status, the status page). Longer texts are cut at a UTF-8
@@ -46,6 +47,8 @@ type config struct {
 	jitter             float64
 	timeout            time.Duration
 	concurrency        int
+	concurrencySet     bool
+	concurrencyFunc    func() int
 	backoffInitial     time.Duration
 	backoffMax         time.Duration
 	observation        *observation.Context
@@ -134,13 +137,14 @@ func WithTimeout(d time.Duration) Option {
 }
 
 // WithConcurrency runs n independent handler loops, each on its own
-// schedule. The default is 1; n must be in [1, MaxConcurrency].
+// schedule. The default is 1; n must be in [1, MaxConcurrency]. To change
+// the number while the routine runs, use WithConcurrencyFunc instead.
 func WithConcurrency(n int) Option {
 	return optionFunc(func(c *config) error {
 		if n < 1 || n > MaxConcurrency {
 			return fmt.Errorf("WithConcurrency: %d loops is outside [1, %d] (MaxConcurrency)", n, MaxConcurrency)
 		}
-		c.concurrency = n
+		c.concurrency, c.concurrencySet = n, true
 		return nil
 	})
 }
@@ -182,7 +186,7 @@ func WithObservationContext(ctx *observation.Context) Option {
 // a success. The filter is not asked about panics, which are always
 // reported, nor about a run that ended because the routine was stopped
 // (nil, context.Canceled or DeadlineExceeded returned after Stop), which
-// is canceled.
+// is canceled, nor about ErrReinvokeImmediately, which is no error.
 func WithErrorFilter(f observation.ErrorFilter) Option {
 	return optionFunc(func(c *config) error {
 		if f == nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,6 +27,13 @@ var outcomeAttrs = func() (a [len(outcomeLabels)][]attribute.KeyValue) {
 	}
 	return a
 }()
+
+// reinvokeAttrs are the span attributes of a successful run that asked
+// for the next at once (ErrReinvokeImmediately).
+var reinvokeAttrs = []attribute.KeyValue{
+	attribute.String("routine.outcome", OutcomeSuccess.String()),
+	attribute.Bool("routine.reinvoke", true),
+}
 
 // intervalState is the interval in force and its span attribute, replaced
 // together when a dynamic interval changes.
@@ -61,6 +69,7 @@ type PeriodicGoroutine struct {
 	intervalNow atomic.Pointer[intervalState] // the interval in force
 	history     *history
 	due         *dueTimes
+	pool        *loopPool
 	leader      *leadership // nil unless WithLeaderElection
 	loops       sync.WaitGroup
 
@@ -133,6 +142,9 @@ func NewPeriodic(ctx context.Context, interval time.Duration, handler Handler, o
 			return nil, fmt.Errorf("goroutine: handler name: %w", err)
 		}
 	}
+	if cfg.concurrencySet && cfg.concurrencyFunc != nil {
+		return nil, errors.New("goroutine: WithConcurrency and WithConcurrencyFunc both given: pass one")
+	}
 	if cfg.observation == nil {
 		cfg.observation = observation.Default()
 	}
@@ -156,7 +168,8 @@ func NewPeriodic(ctx context.Context, interval time.Duration, handler Handler, o
 		cfg:         cfg,
 		metrics:     m,
 		history:     newHistory(cfg.historySize),
-		due:         newDueTimes(cfg.concurrency, m.nextRun),
+		due:         newDueTimes(m.nextRun),
+		pool:        newLoopPool(),
 		leader:      leader,
 		own:         make(map[uint64]int),
 		done:        make(chan struct{}),
@@ -230,11 +243,9 @@ func (r *PeriodicGoroutine) Start() {
 		r.loops.Go(r.campaign)
 	}
 	first := time.Now().Add(r.cfg.initialDelay)
-	for i := range r.cfg.concurrency {
-		st := &loopState{index: i, grid: first, fire: first}
-		// Each loop has a goroutine of its own, never Start's caller's: a
-		// handler that calls runtime.Goexit ends only that goroutine.
-		r.loops.Go(func() { r.loop(st) })
+	r.resize(r.concurrencyNow(), first)
+	if r.cfg.concurrencyFunc != nil {
+		r.loops.Go(func() { r.scale(first) })
 	}
 	r.loops.Wait()
 	r.finish()
@@ -333,39 +344,54 @@ func (r *PeriodicGoroutine) loop(st *loopState) {
 	returned = true
 }
 
-// runLoop runs one handler loop until the routine stops: the schedule,
-// or for a singleton routine the schedule while this replica leads.
+// runLoop runs one handler loop until the routine stops or the loop is
+// retired (WithConcurrencyFunc): the schedule, or for a singleton routine
+// the schedule while this replica leads.
 func (r *PeriodicGoroutine) runLoop(st *loopState) {
-	if st.unfinished {
-		st.unfinished = false
-		r.schedule(st, true, st.ended)
+	for {
+		if st.unfinished {
+			st.unfinished = false
+			r.schedule(st, true, st.ended)
+		}
+		if r.leader != nil {
+			r.leadAndRun(st)
+		} else {
+			r.runSchedule(r.ctx, st, nil)
+		}
+		if r.ctx.Err() != nil || r.exit(st.index) {
+			return
+		}
 	}
-	if r.leader != nil {
-		r.leadAndRun(st)
-		return
-	}
-	r.runSchedule(r.ctx, st, nil)
 }
 
-// runSchedule invokes, waits and repeats until ctx is done. The schedule
-// is a grid of start times interval apart, so a slow handler or jitter
-// does not shift later invocations. Under a lease, each run first records
-// its start with it; when that fails, runSchedule returns.
+// runSchedule invokes, waits and repeats until ctx is done or the loop is
+// retired. The schedule is a grid of start times interval apart, so a
+// slow handler or jitter does not shift later invocations. Under a lease,
+// each run first records its start with it; when that fails, runSchedule
+// returns.
 func (r *PeriodicGoroutine) runSchedule(ctx context.Context, st *loopState, lease Lease) {
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
 	for {
-		r.due.set(st.index, st.fire)
-		if !sleepUntil(ctx, timer, st.fire) {
+		if !r.wait(ctx, timer, st) {
 			return
 		}
 		if lease != nil && !r.recordStart(ctx, lease) {
 			return
 		}
-		failed, end := r.invoke(ctx, st)
+		failed, reinvoke, end := r.invoke(ctx, st)
 		if ctx.Err() != nil {
 			return
+		}
+		if reinvoke {
+			// At once, off the grid; st.grid stays where the drain began,
+			// so that schedule, after the drain, picks the next grid
+			// point after it. The next iteration checks ctx first.
+			st.failures = 0
+			st.fire = end
+			runtime.Gosched() // a handler that always asks still lets others run
+			continue
 		}
 		r.schedule(st, failed, end)
 	}
@@ -392,10 +418,29 @@ func (r *PeriodicGoroutine) schedule(st *loopState, failed bool, end time.Time) 
 	st.fire = st.grid.Add(r.jitter(interval))
 }
 
-// sleepUntil waits on timer until t or until ctx is done, reporting
-// whether t came. The timer is reused across ticks; it is stopped on
-// return.
-func sleepUntil(ctx context.Context, timer *time.Timer, t time.Time) bool {
+// wait publishes st.fire as the loop's next run and sleeps until then,
+// reporting whether the run may start: false when ctx is done or the loop
+// is retired.
+func (r *PeriodicGoroutine) wait(ctx context.Context, timer *time.Timer, st *loopState) bool {
+	for {
+		retired, changed := r.pool.watch(st.index)
+		if retired {
+			return false
+		}
+		r.due.set(st.index, st.fire)
+		if sleepUntil(ctx, timer, st.fire, changed) {
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+	}
+}
+
+// sleepUntil waits on timer until t, or until ctx is done or wake is
+// closed (a nil wake never is), reporting whether t came. The timer is
+// reused across ticks; it is stopped on return.
+func sleepUntil(ctx context.Context, timer *time.Timer, t time.Time, wake <-chan struct{}) bool {
 	d := time.Until(t)
 	if d <= 0 {
 		return ctx.Err() == nil
@@ -403,6 +448,9 @@ func sleepUntil(ctx context.Context, timer *time.Timer, t time.Time) bool {
 	timer.Reset(d)
 	select {
 	case <-ctx.Done():
+		timer.Stop()
+		return false
+	case <-wake:
 		timer.Stop()
 		return false
 	case <-timer.C:
@@ -468,11 +516,12 @@ type invocation struct {
 	tl     observation.TraceLogger
 }
 
-// invoke runs the handler once, observed, and reports whether it failed
+// invoke runs the handler once, observed, and reports whether it failed,
+// whether it asked to be called again at once (ErrReinvokeImmediately)
 // and when it ended. A handler that calls runtime.Goexit ends the loop's
 // goroutine: its invocation is still recorded (as a panic, ErrGoexit),
 // and loop carries on from st on a new goroutine.
-func (r *PeriodicGoroutine) invoke(ctx context.Context, st *loopState) (failed bool, end time.Time) {
+func (r *PeriodicGoroutine) invoke(ctx context.Context, st *loopState) (failed, reinvoke bool, end time.Time) {
 	inv := invocation{loop: ctx, n: r.invocations.Add(1)}
 	if r.cfg.timeout > 0 {
 		var cancel context.CancelFunc
@@ -491,7 +540,7 @@ func (r *PeriodicGoroutine) invoke(ctx context.Context, st *loopState) (failed b
 	defer func() {
 		if !returned {
 			inv.err = goexitError()
-			_, st.ended = r.complete(&inv)
+			_, _, st.ended = r.complete(&inv)
 			st.unfinished = true
 		}
 	}()
@@ -502,31 +551,42 @@ func (r *PeriodicGoroutine) invoke(ctx context.Context, st *loopState) (failed b
 
 // complete classifies a finished invocation, then observes it (span, log
 // line, metrics), records it in the history and notifies the handler's
-// ErrorHandler of a failure.
-func (r *PeriodicGoroutine) complete(inv *invocation) (failed bool, end time.Time) {
+// ErrorHandler of a failure. ErrReinvokeImmediately is no error: the run
+// is classified, observed and recorded as if the handler returned nil.
+func (r *PeriodicGoroutine) complete(inv *invocation) (failed, reinvoke bool, end time.Time) {
 	end = time.Now()
 	err, text := errtext.Safe(inv.err)
+	if err != nil && isReinvoke(err) {
+		err, text, reinvoke = nil, "", true
+	}
 	o, behaviour := r.classify(err, inv.loop.Err() != nil)
+	reinvoke = reinvoke && o == OutcomeSuccess
 	run := Run{Invocation: inv.n, Started: inv.start, Duration: end.Sub(inv.start), Outcome: o,
 		TraceID: inv.tl.Span().SpanContext().TraceID()}
 	if o.Failed() {
 		run.Error = errtext.Truncate(text, MaxRunErrorBytes)
 	}
 
-	r.observe(inv, err, run, behaviour, end)
+	r.observe(inv, err, run, behaviour, reinvoke, end)
 	r.history.end(run, o.Failed() && r.cfg.backoffMax > 0)
 	if err != nil && behaviour != observation.EmitForNone {
 		r.notify(err)
 	}
-	return o.Failed(), end
+	return o.Failed(), reinvoke, end
 }
 
 // observe ends the invocation's span and log line and records its
 // metrics.
-func (r *PeriodicGoroutine) observe(inv *invocation, err error, run Run, behaviour observation.ErrorFilterBehaviour, end time.Time) {
-	inv.err = err // the finish func reads the sanitized error
+func (r *PeriodicGoroutine) observe(inv *invocation, err error, run Run, behaviour observation.ErrorFilterBehaviour, reinvoke bool, end time.Time) {
+	// The finish func reads the sanitized error: nil for a success,
+	// ErrReinvokeImmediately included.
+	inv.err = err
 	args := observation.Args{Attrs: outcomeAttrs[run.Outcome], Classified: true, ErrorBehaviour: behaviour}
 	switch run.Outcome {
+	case OutcomeSuccess:
+		if reinvoke {
+			args.Attrs = reinvokeAttrs
+		}
 	case OutcomePanic:
 		args.Attrs = []attribute.KeyValue{
 			outcomeAttrs[run.Outcome][0],
@@ -585,6 +645,24 @@ func (r *PeriodicGoroutine) classify(err error, stopped bool) (Outcome, observat
 		return OutcomeSuccess, behaviour
 	}
 	return OutcomeError, behaviour
+}
+
+// isReinvoke reports whether err asks for the next invocation at once:
+// it is or wraps ErrReinvokeImmediately, and is no panic. errors.Is calls
+// the error's own Is and Unwrap methods, user code: a panic there counts
+// as no.
+func isReinvoke(err error) (is bool) {
+	if err == ErrReinvokeImmediately {
+		return true
+	}
+	if asPanic(err) != nil {
+		return false
+	}
+	_ = callRecovering(func() error {
+		is = errors.Is(err, ErrReinvokeImmediately)
+		return nil
+	})
+	return is
 }
 
 // isContextError reports whether err is a context cancellation or

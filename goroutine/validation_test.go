@@ -41,6 +41,8 @@ func TestNewPeriodic_RejectsBadInputNamingTheField(t *testing.T) {
 		{"zero backoff", time.Second, ok, []Option{WithName("x"), WithBackoff(0, time.Second)}, "WithBackoff: initial backoff 0s"},
 		{"backoff max < initial", time.Second, ok, []Option{WithName("x"), WithBackoff(time.Minute, time.Second)}, "WithBackoff: max backoff 1s is less than initial 1m0s"},
 		{"nil interval func", time.Second, ok, []Option{WithName("x"), WithIntervalFunc(nil)}, "WithIntervalFunc: nil function"},
+		{"nil concurrency func", time.Second, ok, []Option{WithName("x"), WithConcurrencyFunc(nil)}, "WithConcurrencyFunc: nil function"},
+		{"static and dynamic concurrency", time.Second, ok, []Option{WithName("x"), WithConcurrency(2), WithConcurrencyFunc(func() int { return 2 })}, "WithConcurrency and WithConcurrencyFunc both given"},
 		{"nil observation context", time.Second, ok, []Option{WithName("x"), WithObservationContext(nil)}, "WithObservationContext: nil"},
 		{"nil error filter", time.Second, ok, []Option{WithName("x"), WithErrorFilter(nil)}, "WithErrorFilter: nil"},
 		{"negative history", time.Second, ok, []Option{WithName("x"), WithHistorySize(-1)}, "WithHistorySize: -1 runs is outside [0, 1000] (MaxHistorySize)"},
