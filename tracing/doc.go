@@ -1,53 +1,40 @@
 // Package tracing sets up and shuts down an OpenTelemetry tracer provider
 // from a [Config] and the standard OTEL_* environment variables.
 //
-// It depends on the OpenTelemetry API, SDK and exporters, and on package
-// observation for the handler of OpenTelemetry's own errors. Four
-// exporters are supported (see [Exporter]): none (tracing off, a no-op
-// provider), stdout (JSON lines, for debugging), OTLP over HTTP/protobuf and
-// OTLP over gRPC.
+// It does not read the OTEL_* variables itself: the OpenTelemetry SDK
+// reads the sampler (OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG) and the
+// resource (OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES), the OTLP
+// exporters their OTEL_EXPORTER_OTLP_* variables, the batch span processor
+// OTEL_BSP_*, and go.opentelemetry.io/contrib/exporters/autoexport chooses
+// the exporter from OTEL_TRACES_EXPORTER. What this package adds: tracing
+// stays off, and says so, when nothing is configured; fields set in code
+// win over the environment; a stdout exporter writing to any io.Writer;
+// OpenTelemetry's own errors logged through sourcegraph/log and counted;
+// a global installation with the W3C propagators; and a Shutdown that
+// flushes within its context.
 //
 // # Programs
 //
-// Most programs call [Setup] once at start-up and defer the returned
-// shutdown function, which flushes buffered spans before exit:
-//
-//	func main() {
-//		ctx := context.Background()
-//		shutdown, err := tracing.Setup(ctx, "my-service")
-//		if err != nil {
-//			log.Fatal(err)
-//		}
-//		defer func() {
-//			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-//			defer cancel()
-//			if err := shutdown(ctx); err != nil {
-//				log.Print(err)
-//			}
-//		}()
-//
-//		tracer := otel.Tracer("my-service/worker")
-//		ctx, span := tracer.Start(ctx, "work")
-//		defer span.End()
-//		// ...
-//	}
-//
-// Setup installs the provider and the W3C Trace Context + Baggage propagator
-// globally, so otel.Tracer and instrumentation libraries pick them up.
-// Without any OTEL_* variables tracing is off (exporter none), so Setup is
-// safe to call unconditionally. Typical configurations:
+// Most programs call [Setup] once at start-up and flush with the returned
+// function before exit; see the example of [Setup]. Setup installs the
+// provider and the W3C Trace Context + Baggage propagator globally, so
+// otel.Tracer and instrumentation libraries pick them up. Without
+// OTEL_TRACES_EXPORTER or an OTLP endpoint variable tracing is off, so
+// Setup is safe to call unconditionally; it then logs a warning naming the
+// variables that turn tracing on. Typical configurations:
 //
 //	OTEL_TRACES_EXPORTER=console                      # JSON spans on stdout
 //	OTEL_EXPORTER_OTLP_ENDPOINT=http://collector:4318 # OTLP/HTTP (implies otlp)
-//	OTEL_TRACES_EXPORTER=otlp OTEL_EXPORTER_OTLP_PROTOCOL=grpc \
+//	OTEL_EXPORTER_OTLP_PROTOCOL=grpc \
 //	  OTEL_EXPORTER_OTLP_ENDPOINT=http://collector:4317
 //	OTEL_TRACES_SAMPLER=parentbased_traceidratio OTEL_TRACES_SAMPLER_ARG=0.1
-//	OTEL_SDK_DISABLED=true                            # force tracing off
+//	OTEL_TRACES_EXPORTER=none                         # off, without the warning
+//	OTEL_SDK_DISABLED=true                            # off, whatever else is set
 //
-// See [ConfigFromEnv] for the variables read by this package. The OTLP
-// exporters additionally honour their own OTEL_EXPORTER_OTLP_* variables
-// (endpoint, headers, timeout, TLS certificates, compression), and the
-// batch span processor the OTEL_BSP_* variables.
+// An unknown exporter or OTLP protocol is an error from [Setup] and
+// [NewProvider]. Invalid sampler or resource values are not: the SDK
+// reports them as OpenTelemetry errors (below) and falls back to its
+// defaults, as it does in any Go program.
 //
 // # Libraries and tests
 //
@@ -67,8 +54,8 @@
 //	defer p.Shutdown(context.WithoutCancel(ctx))
 //	tracer := p.TracerProvider().Tracer("indexer")
 //
-// Invalid configuration is reported by [ConfigFromEnv] and [NewProvider] as
-// an error naming the offending environment variable or Config field.
+// Each field set there wins over the corresponding variable; the fields
+// left zero leave the choice to the environment.
 //
 // # OpenTelemetry's own errors
 //

@@ -4,10 +4,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"log"
+	stdlog "log"
 	"strings"
 	"time"
 
+	"github.com/sourcegraph/log"
 	"go.opentelemetry.io/otel"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
@@ -23,11 +24,11 @@ func ExampleNewProvider() {
 		ServiceName: "example",
 	})
 	if err != nil {
-		log.Fatal(err)
+		stdlog.Fatal(err)
 	}
 	defer func() {
 		if err := p.Shutdown(ctx); err != nil {
-			log.Print(err)
+			stdlog.Print(err)
 		}
 	}()
 
@@ -50,34 +51,44 @@ func ExampleNewProvider_stdout() {
 		Sampler:     sdktrace.AlwaysSample(),
 	})
 	if err != nil {
-		log.Fatal(err)
+		stdlog.Fatal(err)
 	}
 
 	_, span := p.TracerProvider().Tracer("example").Start(ctx, "hello")
 	span.End()
 
 	if err := p.Shutdown(ctx); err != nil {
-		log.Fatal(err)
+		stdlog.Fatal(err)
 	}
 	fmt.Println("span written:", strings.Contains(out.String(), `"Name":"hello"`))
 	// Output: span written: true
 }
 
-// Setup configures tracing from OTEL_* variables and installs it globally.
+// Setup configures tracing from the OTEL_* variables and installs it
+// globally. The lines between the README markers are the README's quick
+// start, word for word (TestREADMEShowsExampleSetup checks it).
+//
+// Without OTEL_TRACES_EXPORTER or OTEL_EXPORTER_OTLP_ENDPOINT, as here,
+// tracing is off and Setup logs a warning saying so. Run the program with
+// OTEL_TRACES_EXPORTER=console to see each span as JSON on stdout, or with
+// OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318 to send the spans to a
+// collector over OTLP/HTTP.
 func ExampleSetup() {
 	ctx := context.Background()
-	shutdown, err := tracing.Setup(ctx, "my-service")
+	// README quick start: begin
+	shutdownTracing, err := tracing.Setup(ctx, "my-service")
 	if err != nil {
-		log.Fatal(err)
+		log.Scoped("main").Fatal("tracing set-up failed", log.Error(err))
 	}
 	defer func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		if err := shutdown(ctx); err != nil {
-			log.Print(err)
-		}
+		_ = shutdownTracing(ctx) // flushes the spans still buffered
 	}()
+	// README quick start: end
 
 	_, span := otel.Tracer("my-service").Start(ctx, "work")
 	defer span.End()
+	fmt.Println("recording:", span.IsRecording())
+	// Output: recording: false
 }

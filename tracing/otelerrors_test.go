@@ -5,7 +5,6 @@ import (
 	"context"
 	"io"
 	stdlog "log"
-	"net"
 	"os"
 	"strings"
 	"sync"
@@ -20,20 +19,6 @@ import (
 	"github.com/routinely/routinely/metrics"
 	"github.com/routinely/routinely/observation"
 )
-
-// closedLoopbackAddr returns a loopback address nothing listens on.
-func closedLoopbackAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	if err := ln.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return addr
-}
 
 // captureStderr redirects os.Stderr and the standard library's logger
 // (which OpenTelemetry's default error handler writes to) until the
@@ -105,12 +90,12 @@ func TestExportErrorsAreLoggedAndCountedNotPrinted(t *testing.T) {
 
 	logger, exportLogs := logtest.Captured(t)
 	reg := prometheus.NewRegistry()
-	p, err := newProvider(context.Background(), Config{
+	p, err := NewProvider(context.Background(), Config{
 		Exporter:   ExporterOTLPHTTP,
-		Endpoint:   "http://" + closedLoopbackAddr(t),
+		Endpoint:   "http://" + unusedLoopbackAddr(t),
 		Logger:     logger,
 		Registerer: reg,
-	}, env{}.lookup)
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +159,7 @@ func TestNewProviderRegistererConflict(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(prometheus.NewGauge(prometheus.GaugeOpts{Name: metrics.OTelErrorsName, Help: "x"}))
 	for _, exp := range []Exporter{ExporterNone, ExporterStdout} {
-		_, err := newProvider(context.Background(), Config{Exporter: exp, Writer: io.Discard, Registerer: reg}, env{}.lookup)
+		_, err := NewProvider(context.Background(), Config{Exporter: exp, Writer: io.Discard, Registerer: reg})
 		if err == nil || !strings.Contains(err.Error(), "Config.Registerer") {
 			t.Errorf("%s: err = %v, want one naming Config.Registerer", exp, err)
 		}

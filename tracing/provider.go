@@ -1,17 +1,20 @@
 package tracing
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"os"
 	"strings"
 	"sync/atomic"
 
+	"github.com/sourcegraph/log"
+	"go.opentelemetry.io/contrib/exporters/autoexport"
 	"go.opentelemetry.io/otel"
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
@@ -35,7 +38,7 @@ const otlpHTTPTracesPath = "/v1/traces"
 type Provider struct {
 	tp trace.TracerProvider
 
-	// The fields below are nil for ExporterNone.
+	// The fields below are nil when the exporter is none.
 	sdk *sdktrace.TracerProvider
 	sp  sdktrace.SpanProcessor
 	exp sdktrace.SpanExporter
@@ -44,135 +47,146 @@ type Provider struct {
 	shutdownDone    chan struct{}
 }
 
-// NewProvider builds a tracer provider from cfg.
+// NewProvider builds a tracer provider from cfg and the environment.
 //
-// For [ExporterNone] (or "") the provider is a no-op from
+// When the exporter is none — [ExporterNone], or "" with an environment
+// that chooses none or nothing — the provider is a no-op from
 // go.opentelemetry.io/otel/trace/noop and nothing runs in the background.
 // Otherwise it is an *sdktrace.TracerProvider with:
 //
-//   - a resource made of resource.Default() (SDK attributes,
-//     OTEL_RESOURCE_ATTRIBUTES, OTEL_SERVICE_NAME) merged with service.name
-//     and service.version from cfg, which take precedence when non-empty;
-//   - cfg.Sampler, or the sampler from OTEL_TRACES_SAMPLER(_ARG) when it is
-//     nil, or parent-based always-on when neither is set;
-//   - for [ExporterStdout], a synchronous (simple) span processor: each span
-//     is written to cfg.Writer when it ends, so output is complete as soon
-//     as End returns;
-//   - for [ExporterOTLPHTTP] and [ExporterOTLPGRPC], a batch span processor
-//     (tunable with the OTEL_BSP_* variables) in front of the OTLP exporter.
+//   - a resource with the SDK's attributes, OTEL_SERVICE_NAME and
+//     OTEL_RESOURCE_ATTRIBUTES, and over them service.name and
+//     service.version from cfg when non-empty;
+//   - cfg.Sampler, or when it is nil the SDK's own reading of
+//     OTEL_TRACES_SAMPLER(_ARG), parent-based always-on by default;
+//   - for [ExporterStdout] and "console", a synchronous (simple) span
+//     processor: each span is written when it ends, so output is complete
+//     as soon as End returns;
+//   - for OTLP, a batch span processor (tunable with the OTEL_BSP_*
+//     variables) in front of the OTLP exporter, which reads its own
+//     OTEL_EXPORTER_OTLP_* variables (endpoint, headers, timeout, TLS,
+//     compression).
 //
 // ctx is used only while constructing the exporter; the provider outlives
 // it. Construction does not contact the collector: the OTLP exporters
 // connect lazily on the first export.
 //
-// Invalid configuration (an unknown cfg.Exporter, a malformed cfg.Endpoint,
-// an invalid OTEL_TRACES_SAMPLER or an OTEL_TRACES_SAMPLER_ARG ratio outside
-// [0, 1]) returns an error naming the field or variable. On any error nothing
-// is left running and the globals are untouched.
+// An unknown cfg.Exporter, a malformed cfg.Endpoint, an unknown
+// OTEL_TRACES_EXPORTER or OTLP protocol, or a Registerer that already holds
+// a different routinely_otel_errors_total returns an error; on any error
+// nothing is left running and the globals are untouched. Invalid sampler
+// and resource variables are not errors: the SDK reports them through the
+// OpenTelemetry error handler and falls back (see [Config.Sampler]).
 //
-// If cfg.SetGlobal is true the provider is also installed globally; see
-// [Config.SetGlobal]. Unless cfg.KeepErrorHandler is set, OpenTelemetry's
-// global error handler and internal logger are replaced, whatever
-// cfg.SetGlobal says, so that export failures are logged through
-// sourcegraph/log (rate-limited) and counted in
-// routinely_otel_errors_total instead of printed to stderr; see
-// [Config.KeepErrorHandler]. The caller must call [Provider.Shutdown] to
-// flush spans and release resources.
+// Unless cfg.KeepErrorHandler is set, OpenTelemetry's global error handler
+// and internal logger are replaced, whatever cfg.SetGlobal says, so that
+// export failures are logged through sourcegraph/log (rate-limited) and
+// counted in routinely_otel_errors_total instead of printed to stderr; see
+// [Config.KeepErrorHandler]. If cfg.SetGlobal is true the provider is also
+// installed globally; see [Config.SetGlobal]. The caller must call
+// [Provider.Shutdown] to flush spans and release resources.
 func NewProvider(ctx context.Context, cfg Config) (*Provider, error) {
-	return newProvider(ctx, cfg, os.LookupEnv)
-}
-
-func newProvider(ctx context.Context, cfg Config, lookup func(string) (string, bool)) (*Provider, error) {
-	kind := cfg.Exporter
-	if kind == "" {
-		kind = ExporterNone
-	}
-	switch kind {
-	case ExporterNone, ExporterStdout, ExporterOTLPHTTP, ExporterOTLPGRPC:
+	switch cfg.Exporter {
+	case "", ExporterNone, ExporterStdout, ExporterOTLPHTTP, ExporterOTLPGRPC:
 	default:
-		return nil, fmt.Errorf("tracing: invalid Config.Exporter %q: want one of %q, %q, %q or %q",
-			kind, ExporterNone, ExporterStdout, ExporterOTLPHTTP, ExporterOTLPGRPC)
+		return nil, fmt.Errorf("tracing: invalid Config.Exporter %q: want \"\" (from the environment), %q, %q, %q or %q",
+			cfg.Exporter, ExporterNone, ExporterStdout, ExporterOTLPHTTP, ExporterOTLPGRPC)
 	}
-
-	p := &Provider{shutdownDone: make(chan struct{})}
-	if kind == ExporterNone {
-		errorHandler, err := newErrorHandler(cfg)
-		if err != nil {
-			return nil, err
-		}
-		p.tp = noop.NewTracerProvider()
-		installGlobals(cfg, p.tp, errorHandler)
-		return p, nil
-	}
-
-	// Validate everything before creating the exporter, so that an
-	// exporter only has to be cleaned up if its own start fails.
-	sampler := cfg.Sampler
-	if sampler == nil {
-		s, err := samplerFromEnv(lookup)
-		if err != nil {
-			return nil, err
-		}
-		if s == nil {
-			s = sdktrace.ParentBased(sdktrace.AlwaysSample())
-		}
-		sampler = s
-	}
-	res, err := newResource(cfg)
-	if err != nil {
-		return nil, err
-	}
-	// Last of the checks: it registers the error counter.
 	errorHandler, err := newErrorHandler(cfg)
 	if err != nil {
 		return nil, err
 	}
+	exp, err := newExporter(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	// From here on nothing fails. The handler goes in first, so that it
+	// receives the SDK's complaints about the OTEL_* variables it reads.
+	if errorHandler != nil {
+		errorHandler.Install()
+	}
+	p := &Provider{shutdownDone: make(chan struct{})}
+	if exp == nil {
+		p.tp = noop.NewTracerProvider()
+	} else {
+		p.exp = exp
+		if _, ok := exp.(*stdouttrace.Exporter); ok {
+			p.sp = sdktrace.NewSimpleSpanProcessor(exp)
+		} else {
+			p.sp = sdktrace.NewBatchSpanProcessor(exp)
+		}
+		opts := []sdktrace.TracerProviderOption{
+			sdktrace.WithResource(newResource(ctx, cfg)),
+			sdktrace.WithSpanProcessor(p.sp),
+		}
+		if cfg.Sampler != nil {
+			opts = append(opts, sdktrace.WithSampler(cfg.Sampler))
+		}
+		p.sdk = sdktrace.NewTracerProvider(opts...)
+		p.tp = p.sdk
+	}
+	if cfg.SetGlobal {
+		otel.SetTracerProvider(p.tp)
+		otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(
+			propagation.TraceContext{}, propagation.Baggage{}))
+	}
+	return p, nil
+}
 
-	var (
-		exp sdktrace.SpanExporter
-		sp  sdktrace.SpanProcessor
-	)
-	switch kind {
+// Environment variables that decide whether tracing is on at all when
+// Config.Exporter is "". The choice among exporters is autoexport's.
+const (
+	envSDKDisabled        = "OTEL_SDK_DISABLED"
+	envTracesExporter     = "OTEL_TRACES_EXPORTER"
+	envOTLPEndpoint       = "OTEL_EXPORTER_OTLP_ENDPOINT"
+	envOTLPTracesEndpoint = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+)
+
+// newExporter returns the span exporter cfg and the environment ask for,
+// or nil for none.
+func newExporter(ctx context.Context, cfg Config) (sdktrace.SpanExporter, error) {
+	switch cfg.Exporter {
+	case ExporterNone:
+		return nil, nil
 	case ExporterStdout:
-		w := cfg.Writer
-		if w == nil {
-			w = os.Stdout
-		}
-		e, err := stdouttrace.New(stdouttrace.WithWriter(w))
-		if err != nil {
-			return nil, fmt.Errorf("tracing: create stdout exporter: %w", err)
-		}
-		exp, sp = e, sdktrace.NewSimpleSpanProcessor(e)
+		return stdouttrace.New(stdouttrace.WithWriter(cmp.Or[io.Writer](cfg.Writer, os.Stdout)))
 	case ExporterOTLPHTTP:
 		opts, err := otlpHTTPOptions(cfg)
 		if err != nil {
 			return nil, err
 		}
-		e, err := startOTLP(ctx, kind, otlptracehttp.NewUnstarted(opts...))
-		if err != nil {
-			return nil, err
-		}
-		exp, sp = e, sdktrace.NewBatchSpanProcessor(e)
+		return startOTLP(ctx, cfg.Exporter, otlptracehttp.NewUnstarted(opts...))
 	case ExporterOTLPGRPC:
 		opts, err := otlpGRPCOptions(cfg)
 		if err != nil {
 			return nil, err
 		}
-		e, err := startOTLP(ctx, kind, otlptracegrpc.NewUnstarted(opts...))
-		if err != nil {
-			return nil, err
-		}
-		exp, sp = e, sdktrace.NewBatchSpanProcessor(e)
+		return startOTLP(ctx, cfg.Exporter, otlptracegrpc.NewUnstarted(opts...))
 	}
 
-	p.sdk = sdktrace.NewTracerProvider(
-		sdktrace.WithResource(res),
-		sdktrace.WithSampler(sampler),
-		sdktrace.WithSpanProcessor(sp),
-	)
-	p.tp, p.sp, p.exp = p.sdk, sp, exp
-	installGlobals(cfg, p.tp, errorHandler)
-	return p, nil
+	if strings.EqualFold(strings.TrimSpace(os.Getenv(envSDKDisabled)), "true") {
+		return nil, nil
+	}
+	if os.Getenv(envTracesExporter) == "" && os.Getenv(envOTLPEndpoint) == "" && os.Getenv(envOTLPTracesEndpoint) == "" {
+		logger := cfg.Logger
+		if logger == nil {
+			logger = observation.Default().Logger()
+		}
+		logger.Scoped("tracing").Warn("tracing is off: no OTEL_TRACES_EXPORTER or OTEL_EXPORTER_OTLP_ENDPOINT is set",
+			log.String("spansToStdout", envTracesExporter+"=console"),
+			log.String("spansToCollector", envOTLPEndpoint+"=http://localhost:4318"),
+			log.String("silence", envTracesExporter+"=none"))
+		return nil, nil
+	}
+	exp, err := autoexport.NewSpanExporter(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("tracing: exporter from the environment (%s=%q): %w",
+			envTracesExporter, os.Getenv(envTracesExporter), err)
+	}
+	if autoexport.IsNoneSpanExporter(exp) {
+		return nil, nil
+	}
+	return exp, nil
 }
 
 // startOTLP starts exp, shutting it down again if the start fails part way
@@ -185,21 +199,27 @@ func startOTLP(ctx context.Context, kind Exporter, exp *otlptrace.Exporter) (*ot
 	return exp, nil
 }
 
-func newResource(cfg Config) (*resource.Resource, error) {
-	var attrs []attribute.KeyValue
+// newResource describes this process: the SDK's default service name and
+// attributes, below Setup's service name, below OTEL_RESOURCE_ATTRIBUTES and
+// OTEL_SERVICE_NAME, below the service attributes set in cfg.
+func newResource(ctx context.Context, cfg Config) *resource.Resource {
+	opts := []resource.Option{resource.WithService(), resource.WithTelemetrySDK()}
+	if cfg.defaultServiceName != "" {
+		opts = append(opts, resource.WithAttributes(semconv.ServiceName(cfg.defaultServiceName)))
+	}
+	opts = append(opts, resource.WithFromEnv())
 	if cfg.ServiceName != "" {
-		attrs = append(attrs, semconv.ServiceName(cfg.ServiceName))
+		opts = append(opts, resource.WithAttributes(semconv.ServiceName(cfg.ServiceName)))
 	}
 	if cfg.ServiceVersion != "" {
-		attrs = append(attrs, semconv.ServiceVersion(cfg.ServiceVersion))
+		opts = append(opts, resource.WithAttributes(semconv.ServiceVersion(cfg.ServiceVersion)))
 	}
-	// A schemaless resource adopts the schema URL of the default resource,
-	// so the merge cannot conflict.
-	res, err := resource.Merge(resource.Default(), resource.NewSchemaless(attrs...))
-	if err != nil {
-		return nil, fmt.Errorf("tracing: build resource: %w", err)
-	}
-	return res, nil
+	// The error, an invalid OTEL_RESOURCE_ATTRIBUTES, comes with the
+	// resource of the valid part. sdktrace.WithResource reads the
+	// environment again and hands the same error to otel.Handle: report it
+	// there, once.
+	res, _ := resource.New(ctx, opts...)
+	return res
 }
 
 // endpoint is a parsed Config.Endpoint.
@@ -286,24 +306,6 @@ func newErrorHandler(cfg Config) (*observation.OTelErrorHandler, error) {
 	return h, nil
 }
 
-// installGlobals installs the OpenTelemetry globals a successful
-// NewProvider sets: the error handler unless the caller keeps its own (h is
-// nil then), and the tracer provider and propagator if cfg.SetGlobal.
-func installGlobals(cfg Config, tp trace.TracerProvider, h *observation.OTelErrorHandler) {
-	if h != nil {
-		h.Install()
-	}
-	if cfg.SetGlobal {
-		setGlobal(tp)
-	}
-}
-
-func setGlobal(tp trace.TracerProvider) {
-	otel.SetTracerProvider(tp)
-	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(
-		propagation.TraceContext{}, propagation.Baggage{}))
-}
-
 // TracerProvider returns the provider to obtain tracers from: an
 // *sdktrace.TracerProvider, or a no-op provider for [ExporterNone]. It stays
 // usable after [Provider.Shutdown], but then produces no more spans.
@@ -373,53 +375,25 @@ func (p *Provider) Shutdown(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// Setup is the one-call setup for programs: it reads the environment with
-// [ConfigFromEnv], uses serviceName as [Config.ServiceName] unless
-// OTEL_SERVICE_NAME (or service.name in OTEL_RESOURCE_ATTRIBUTES) provides
-// one, sets [Config.SetGlobal], and calls [NewProvider]. OpenTelemetry's
-// own errors therefore go to the global sourcegraph/log logger and are
-// counted on prometheus.DefaultRegisterer; a program serving another
-// registry installs its own handler afterwards with
+// Setup is the one-call set-up for programs: [NewProvider] with the
+// exporter, sampler and resource from the OTEL_* environment, serviceName
+// as the service name unless OTEL_SERVICE_NAME (or service.name in
+// OTEL_RESOURCE_ATTRIBUTES) gives one, and [Config.SetGlobal].
+// OpenTelemetry's own errors therefore go to the global sourcegraph/log
+// logger and are counted on prometheus.DefaultRegisterer; a program serving
+// another registry installs its own handler afterwards with
 // observation.InstallOTelErrorHandler.
+//
+// Without OTEL_TRACES_EXPORTER or an OTLP endpoint variable tracing is off
+// and Setup logs a warning naming them; see [Config.Exporter].
 //
 // The returned shutdown function is [Provider.Shutdown]; call it before the
 // program exits to flush spans. It is never nil: on error it is a no-op, so
 // it can be deferred unconditionally.
 func Setup(ctx context.Context, serviceName string) (shutdown func(context.Context) error, err error) {
-	noopShutdown := func(context.Context) error { return nil }
-	cfg, err := setupConfig(serviceName, os.LookupEnv)
+	p, err := NewProvider(ctx, Config{defaultServiceName: serviceName, SetGlobal: true})
 	if err != nil {
-		return noopShutdown, err
-	}
-	p, err := NewProvider(ctx, cfg)
-	if err != nil {
-		return noopShutdown, err
+		return func(context.Context) error { return nil }, err
 	}
 	return p.Shutdown, nil
-}
-
-// setupConfig returns the Config used by Setup.
-func setupConfig(serviceName string, lookup func(string) (string, bool)) (Config, error) {
-	cfg, err := configFromEnv(lookup)
-	if err != nil {
-		return Config{}, err
-	}
-	if cfg.ServiceName == "" && !envHasServiceName(lookup) {
-		cfg.ServiceName = serviceName
-	}
-	cfg.SetGlobal = true
-	return cfg, nil
-}
-
-// envHasServiceName reports whether OTEL_RESOURCE_ATTRIBUTES (a
-// comma-separated list of key=value pairs) sets a non-empty service.name.
-func envHasServiceName(lookup func(string) (string, bool)) bool {
-	attrs, _ := lookup(envResourceAttributes)
-	for _, kv := range strings.Split(attrs, ",") {
-		k, v, ok := strings.Cut(kv, "=")
-		if ok && strings.TrimSpace(k) == string(semconv.ServiceNameKey) && strings.TrimSpace(v) != "" {
-			return true
-		}
-	}
-	return false
 }

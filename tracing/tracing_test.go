@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"reflect"
 	"strings"
 	"sync"
@@ -23,188 +24,9 @@ import (
 	"go.uber.org/goleak"
 )
 
-// env is a fake environment for the lookupEnv seam.
-type env map[string]string
-
-func (e env) lookup(name string) (string, bool) {
-	v, ok := e[name]
-	return v, ok
-}
-
-func desc(s sdktrace.Sampler) string {
-	if s == nil {
-		return "<nil>"
-	}
-	return s.Description()
-}
-
-var (
-	alwaysOn   = sdktrace.AlwaysSample().Description()
-	alwaysOff  = sdktrace.NeverSample().Description()
-	pbAlwaysOn = sdktrace.ParentBased(sdktrace.AlwaysSample()).Description()
-)
-
-func TestConfigFromEnvTable(t *testing.T) {
-	tests := []struct {
-		name        string
-		env         env
-		wantExp     Exporter
-		wantService string
-		wantSampler string // Description, or "<nil>"
-		wantErrVar  string // non-empty: an error naming this variable is expected
-	}{
-		{name: "empty", env: env{}, wantExp: ExporterNone, wantSampler: "<nil>"},
-		{name: "service name", env: env{"OTEL_SERVICE_NAME": " svc "}, wantExp: ExporterNone, wantService: "svc", wantSampler: "<nil>"},
-
-		// OTEL_SDK_DISABLED
-		{name: "disabled true wins over exporter", env: env{"OTEL_SDK_DISABLED": "TRUE", "OTEL_TRACES_EXPORTER": "otlp", "OTEL_TRACES_SAMPLER": "bogus", "OTEL_SERVICE_NAME": "svc"}, wantExp: ExporterNone, wantService: "svc", wantSampler: "<nil>"},
-		{name: "disabled false", env: env{"OTEL_SDK_DISABLED": "false", "OTEL_TRACES_EXPORTER": "console"}, wantExp: ExporterStdout, wantSampler: "<nil>"},
-		{name: "disabled empty is unset", env: env{"OTEL_SDK_DISABLED": "", "OTEL_TRACES_EXPORTER": "console"}, wantExp: ExporterStdout, wantSampler: "<nil>"},
-		{name: "disabled invalid", env: env{"OTEL_SDK_DISABLED": "yes"}, wantErrVar: "OTEL_SDK_DISABLED"},
-
-		// OTEL_TRACES_EXPORTER
-		{name: "exporter none", env: env{"OTEL_TRACES_EXPORTER": "none", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318"}, wantExp: ExporterNone, wantSampler: "<nil>"},
-		{name: "exporter console", env: env{"OTEL_TRACES_EXPORTER": "console"}, wantExp: ExporterStdout, wantSampler: "<nil>"},
-		{name: "exporter otlp defaults to http", env: env{"OTEL_TRACES_EXPORTER": "otlp"}, wantExp: ExporterOTLPHTTP, wantSampler: "<nil>"},
-		{name: "exporter case-insensitive", env: env{"OTEL_TRACES_EXPORTER": " OTLP "}, wantExp: ExporterOTLPHTTP, wantSampler: "<nil>"},
-		{name: "exporter empty is unset", env: env{"OTEL_TRACES_EXPORTER": ""}, wantExp: ExporterNone, wantSampler: "<nil>"},
-		{name: "exporter unknown", env: env{"OTEL_TRACES_EXPORTER": "jaeger"}, wantErrVar: "OTEL_TRACES_EXPORTER"},
-		{name: "exporter stdout is not an env value", env: env{"OTEL_TRACES_EXPORTER": "stdout"}, wantErrVar: "OTEL_TRACES_EXPORTER"},
-		{name: "exporter list", env: env{"OTEL_TRACES_EXPORTER": "otlp,console"}, wantErrVar: "OTEL_TRACES_EXPORTER"},
-
-		// Endpoint variables select OTLP when the exporter is unset.
-		{name: "endpoint implies otlp", env: env{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318"}, wantExp: ExporterOTLPHTTP, wantSampler: "<nil>"},
-		{name: "traces endpoint implies otlp grpc", env: env{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://c:4317", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}, wantExp: ExporterOTLPGRPC, wantSampler: "<nil>"},
-
-		// Protocols.
-		{name: "protocol grpc", env: env{"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}, wantExp: ExporterOTLPGRPC, wantSampler: "<nil>"},
-		{name: "protocol http/protobuf", env: env{"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"}, wantExp: ExporterOTLPHTTP, wantSampler: "<nil>"},
-		{name: "traces protocol overrides", env: env{"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "grpc"}, wantExp: ExporterOTLPGRPC, wantSampler: "<nil>"},
-		{name: "protocol ignored without otlp", env: env{"OTEL_TRACES_EXPORTER": "console", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/json"}, wantExp: ExporterStdout, wantSampler: "<nil>"},
-		{name: "protocol http/json", env: env{"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/json"}, wantErrVar: "OTEL_EXPORTER_OTLP_PROTOCOL"},
-		{name: "traces protocol http/json", env: env{"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "http/json"}, wantErrVar: "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"},
-		{name: "protocol unknown", env: env{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_EXPORTER_OTLP_PROTOCOL": "thrift"}, wantErrVar: "OTEL_EXPORTER_OTLP_PROTOCOL"},
-
-		// Samplers.
-		{name: "sampler always_on", env: env{"OTEL_TRACES_SAMPLER": "always_on"}, wantExp: ExporterNone, wantSampler: alwaysOn},
-		{name: "sampler always_off", env: env{"OTEL_TRACES_SAMPLER": "always_off"}, wantExp: ExporterNone, wantSampler: alwaysOff},
-		{name: "sampler traceidratio", env: env{"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.25"}, wantExp: ExporterNone, wantSampler: sdktrace.TraceIDRatioBased(0.25).Description()},
-		{name: "sampler traceidratio default arg", env: env{"OTEL_TRACES_SAMPLER": "traceidratio"}, wantExp: ExporterNone, wantSampler: sdktrace.TraceIDRatioBased(1).Description()},
-		{name: "sampler parentbased_always_on", env: env{"OTEL_TRACES_SAMPLER": "parentbased_always_on"}, wantExp: ExporterNone, wantSampler: pbAlwaysOn},
-		{name: "sampler parentbased_always_off", env: env{"OTEL_TRACES_SAMPLER": "parentbased_always_off"}, wantExp: ExporterNone, wantSampler: sdktrace.ParentBased(sdktrace.NeverSample()).Description()},
-		{name: "sampler parentbased_traceidratio", env: env{"OTEL_TRACES_SAMPLER": "ParentBased_TraceIDRatio", "OTEL_TRACES_SAMPLER_ARG": "0"}, wantExp: ExporterNone, wantSampler: sdktrace.ParentBased(sdktrace.TraceIDRatioBased(0)).Description()},
-		{name: "sampler arg ignored for always_on", env: env{"OTEL_TRACES_SAMPLER": "always_on", "OTEL_TRACES_SAMPLER_ARG": "junk"}, wantExp: ExporterNone, wantSampler: alwaysOn},
-		{name: "sampler unknown", env: env{"OTEL_TRACES_SAMPLER": "jaeger_remote"}, wantErrVar: "OTEL_TRACES_SAMPLER"},
-		{name: "sampler arg invalid", env: env{"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "half"}, wantErrVar: "OTEL_TRACES_SAMPLER_ARG"},
-		{name: "sampler arg too big", env: env{"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "1.5"}, wantErrVar: "OTEL_TRACES_SAMPLER_ARG"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			cfg, err := configFromEnv(tt.env.lookup)
-			if tt.wantErrVar != "" {
-				if err == nil {
-					t.Fatalf("configFromEnv: got nil error, want one naming %s (cfg %+v)", tt.wantErrVar, cfg)
-				}
-				if !strings.Contains(err.Error(), tt.wantErrVar) {
-					t.Fatalf("error %q does not name %s", err, tt.wantErrVar)
-				}
-				if cfg.Exporter != "" || cfg.Sampler != nil || cfg.ServiceName != "" {
-					t.Errorf("on error got non-zero Config %+v", cfg)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("configFromEnv: %v", err)
-			}
-			if cfg.Exporter != tt.wantExp {
-				t.Errorf("Exporter = %q, want %q", cfg.Exporter, tt.wantExp)
-			}
-			if cfg.ServiceName != tt.wantService {
-				t.Errorf("ServiceName = %q, want %q", cfg.ServiceName, tt.wantService)
-			}
-			if got := desc(cfg.Sampler); got != tt.wantSampler {
-				t.Errorf("Sampler = %s, want %s", got, tt.wantSampler)
-			}
-			if cfg.SetGlobal || cfg.Writer != nil || cfg.Endpoint != "" || cfg.Insecure || cfg.ServiceVersion != "" {
-				t.Errorf("ConfigFromEnv set fields it must leave zero: %+v", cfg)
-			}
-		})
-	}
-}
-
-// clearOTELEnv sets every variable this package reads to "" (which counts
-// as unset) for the duration of the test.
-func clearOTELEnv(t *testing.T) {
-	for _, v := range []string{
-		envSDKDisabled, envTracesExporter, envOTLPProtocol, envOTLPTracesProtocol,
-		envOTLPEndpoint, envOTLPTracesEndpoint, envServiceName, envResourceAttributes,
-		envTracesSampler, envTracesSamplerArg,
-	} {
-		t.Setenv(v, "")
-	}
-}
-
-func TestConfigFromEnvProcessEnvironment(t *testing.T) {
-	clearOTELEnv(t)
-	t.Setenv("OTEL_TRACES_EXPORTER", "console")
-	t.Setenv("OTEL_SERVICE_NAME", "from-env")
-	t.Setenv("OTEL_TRACES_SAMPLER", "always_off")
-	cfg, err := ConfigFromEnv()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cfg.Exporter != ExporterStdout || cfg.ServiceName != "from-env" || desc(cfg.Sampler) != alwaysOff {
-		t.Errorf("ConfigFromEnv() = %+v", cfg)
-	}
-
-	t.Setenv("OTEL_TRACES_SAMPLER", "sometimes")
-	if _, err := ConfigFromEnv(); err == nil || !strings.Contains(err.Error(), "OTEL_TRACES_SAMPLER") {
-		t.Errorf("ConfigFromEnv() error = %v, want one naming OTEL_TRACES_SAMPLER", err)
-	}
-}
-
-func TestTraceIDRatioArgValidation(t *testing.T) {
-	tests := []struct {
-		arg     string
-		wantErr bool
-	}{
-		{"", false}, {"0", false}, {"0.5", false}, {"1", false}, {" 1.0 ", false}, {"1e-3", false},
-		{"-0.1", true}, {"1.01", true}, {"abc", true}, {"NaN", true}, {"Inf", true}, {"-Inf", true}, {"0.5x", true},
-	}
-	for _, sampler := range []string{"traceidratio", "parentbased_traceidratio"} {
-		for _, tt := range tests {
-			t.Run(sampler+"/"+tt.arg, func(t *testing.T) {
-				e := env{"OTEL_TRACES_SAMPLER": sampler, "OTEL_TRACES_SAMPLER_ARG": tt.arg}
-				s, err := samplerFromEnv(e.lookup)
-				if tt.wantErr {
-					if err == nil {
-						t.Fatalf("got sampler %s, want error", desc(s))
-					}
-					if !strings.Contains(err.Error(), "OTEL_TRACES_SAMPLER_ARG") {
-						t.Errorf("error %q does not name OTEL_TRACES_SAMPLER_ARG", err)
-					}
-					// NewProvider derives the sampler from the environment
-					// when Config.Sampler is nil and must fail the same way.
-					p, perr := newProvider(context.Background(), Config{Exporter: ExporterStdout, Writer: io.Discard}, e.lookup)
-					if perr == nil || p != nil {
-						t.Fatalf("newProvider = %v, %v; want error", p, perr)
-					}
-					if !strings.Contains(perr.Error(), "OTEL_TRACES_SAMPLER_ARG") {
-						t.Errorf("newProvider error %q does not name OTEL_TRACES_SAMPLER_ARG", perr)
-					}
-					return
-				}
-				if err != nil || s == nil {
-					t.Fatalf("samplerFromEnv = %v, %v", desc(s), err)
-				}
-			})
-		}
-	}
-}
-
 func newTestProvider(t *testing.T, cfg Config) *Provider {
 	t.Helper()
-	p, err := newProvider(context.Background(), cfg, env{}.lookup)
+	p, err := NewProvider(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("NewProvider: %v", err)
 	}
@@ -317,54 +139,6 @@ func TestStdoutExporterWritesSpans(t *testing.T) {
 	if res["telemetry.sdk.language"] != "go" {
 		t.Errorf("resource lacks resource.Default() attributes: %v", res)
 	}
-}
-
-func TestSamplerAlwaysOffProducesNothing(t *testing.T) {
-	ctx := context.Background()
-	check := func(t *testing.T, p *Provider, buf *bytes.Buffer) {
-		_, span := p.TracerProvider().Tracer("test").Start(ctx, "dropped-span")
-		if span.IsRecording() || span.SpanContext().IsSampled() {
-			t.Error("span is recording/sampled with always_off")
-		}
-		span.End()
-		if err := p.Shutdown(ctx); err != nil {
-			t.Fatalf("Shutdown: %v", err)
-		}
-		if buf.Len() != 0 {
-			t.Errorf("always_off wrote output:\n%s", buf)
-		}
-	}
-	t.Run("Config.Sampler", func(t *testing.T) {
-		var buf bytes.Buffer
-		check(t, newTestProvider(t, Config{Exporter: ExporterStdout, Writer: &buf, Sampler: sdktrace.NeverSample()}), &buf)
-	})
-	t.Run("OTEL_TRACES_SAMPLER", func(t *testing.T) {
-		var buf bytes.Buffer
-		p, err := newProvider(ctx, Config{Exporter: ExporterStdout, Writer: &buf},
-			env{"OTEL_TRACES_SAMPLER": "always_off"}.lookup)
-		if err != nil {
-			t.Fatal(err)
-		}
-		check(t, p, &buf)
-	})
-	t.Run("OTEL_TRACES_SAMPLER_ARG=0", func(t *testing.T) {
-		var buf bytes.Buffer
-		p, err := newProvider(ctx, Config{Exporter: ExporterStdout, Writer: &buf},
-			env{"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0"}.lookup)
-		if err != nil {
-			t.Fatal(err)
-		}
-		check(t, p, &buf)
-	})
-	t.Run("Config.Sampler wins over env", func(t *testing.T) {
-		var buf bytes.Buffer
-		p, err := newProvider(ctx, Config{Exporter: ExporterStdout, Writer: &buf, Sampler: sdktrace.NeverSample()},
-			env{"OTEL_TRACES_SAMPLER": "always_on"}.lookup)
-		if err != nil {
-			t.Fatal(err)
-		}
-		check(t, p, &buf)
-	})
 }
 
 // otlpRequest is one request received by the fake collector.
@@ -616,9 +390,9 @@ func TestShutdownTwice(t *testing.T) {
 // exactly once.
 func TestShutdownConcurrent(t *testing.T) {
 	srv, reqs := newCollector(t)
-	p, err := newProvider(context.Background(), Config{
+	p, err := NewProvider(context.Background(), Config{
 		Exporter: ExporterOTLPHTTP, Endpoint: srv.URL, Sampler: sdktrace.AlwaysSample(),
-	}, env{}.lookup)
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -704,36 +478,8 @@ func TestWithoutSetGlobalLeavesGlobalsAlone(t *testing.T) {
 	}
 }
 
-func TestSetupConfig(t *testing.T) {
-	tests := []struct {
-		name string
-		env  env
-		want string
-	}{
-		{"default name", env{}, "default-svc"},
-		{"OTEL_SERVICE_NAME wins", env{"OTEL_SERVICE_NAME": "env-svc"}, "env-svc"},
-		{"OTEL_RESOURCE_ATTRIBUTES wins", env{"OTEL_RESOURCE_ATTRIBUTES": "team=x, service.name=attr-svc"}, ""},
-		{"empty service.name attribute", env{"OTEL_RESOURCE_ATTRIBUTES": "service.name="}, "default-svc"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			cfg, err := setupConfig("default-svc", tt.env.lookup)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if cfg.ServiceName != tt.want || !cfg.SetGlobal {
-				t.Errorf("setupConfig = ServiceName %q SetGlobal %v, want %q true", cfg.ServiceName, cfg.SetGlobal, tt.want)
-			}
-		})
-	}
-	if _, err := setupConfig("x", env{"OTEL_TRACES_EXPORTER": "bogus"}.lookup); err == nil {
-		t.Error("setupConfig accepted an invalid OTEL_TRACES_EXPORTER")
-	}
-}
-
 func TestSetup(t *testing.T) {
 	saveGlobals(t)
-	clearOTELEnv(t)
 	ctx := context.Background()
 
 	t.Setenv("OTEL_TRACES_EXPORTER", "bogus")
@@ -757,5 +503,26 @@ func TestSetup(t *testing.T) {
 		if err := shutdown(ctx); err != nil {
 			t.Errorf("shutdown: %v", err)
 		}
+	}
+}
+
+// TestREADMEShowsExampleSetup checks that the README's quick start holds the
+// set-up lines of ExampleSetup, which compiles and runs, word for word.
+func TestREADMEShowsExampleSetup(t *testing.T) {
+	example, err := os.ReadFile("example_test.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, lines, ok := strings.Cut(string(example), "// README quick start: begin\n")
+	lines, _, ok2 := strings.Cut(lines, "\t// README quick start: end")
+	if !ok || !ok2 || lines == "" {
+		t.Fatal("example_test.go lacks the README quick start markers")
+	}
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(readme), lines) {
+		t.Errorf("README.md does not contain ExampleSetup's set-up lines:\n%s", lines)
 	}
 }

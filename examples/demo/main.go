@@ -273,22 +273,20 @@ func setupTracing(ctx context.Context, format string, stdout *os.File) (string, 
 	return where, p.Shutdown, nil
 }
 
-// describeOTELEnv says where tracing.Setup sends spans.
+// describeOTELEnv says where tracing.Setup sends spans, for the banner.
+// The exporter itself is chosen by OpenTelemetry's autoexport, which is
+// told the same variables.
 func describeOTELEnv() string {
-	cfg, err := tracing.ConfigFromEnv()
-	if err != nil {
-		return "invalid OTEL_* variables"
-	}
-	endpoint := cmp.Or(os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"), os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT"))
-	switch cfg.Exporter {
-	case tracing.ExporterStdout:
+	exporter := os.Getenv("OTEL_TRACES_EXPORTER")
+	switch {
+	case strings.EqualFold(os.Getenv("OTEL_SDK_DISABLED"), "true"), exporter == "none":
+		return "not exported (OTEL_* variables); runs have no trace ids"
+	case exporter == "console":
 		return "stdout, one JSON object per span (OTEL_TRACES_EXPORTER=console)"
-	case tracing.ExporterOTLPHTTP:
-		return "OTLP/HTTP to " + cmp.Or(endpoint, "localhost:4318") + " (OTEL_* variables)"
-	case tracing.ExporterOTLPGRPC:
-		return "OTLP/gRPC to " + cmp.Or(endpoint, "localhost:4317") + " (OTEL_* variables)"
 	}
-	return "not exported (OTEL_* variables); runs have no trace ids"
+	protocol := cmp.Or(os.Getenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"), os.Getenv("OTEL_EXPORTER_OTLP_PROTOCOL"), "http/protobuf")
+	endpoint := cmp.Or(os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"), os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT"), "the default endpoint")
+	return "OTLP " + protocol + " to " + endpoint + " (OTEL_* variables)"
 }
 
 func isTerminal(f *os.File) bool {
