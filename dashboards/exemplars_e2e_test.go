@@ -29,9 +29,10 @@ import (
 // tracing every run with the tracing package's OTLP/HTTP exporter into a
 // collector in this test, serves OpenMetrics; a real Prometheus with
 // exemplar storage scrapes it every second; and the exemplars Prometheus
-// returns for the duration buckets (the dashboard's duration queries, with
-// exemplar: true) are trace ids of spans routine.<routine> of the same
-// routine that reached the collector. That is what Grafana needs to open
+// returns for each query of the generated dashboard with exemplar: true
+// (the duration panels', sent to query_exemplars as Grafana sends them)
+// are trace ids of spans routine.<routine> of the same routine that
+// reached the collector, for the healthy and the failing routine. That is what Grafana needs to open
 // the trace: exemplarTraceIdDestinations maps the label to the trace
 // data source, which holds those spans.
 func TestEndToEnd_ExemplarsAreTheTraceIDsOfExportedSpans(t *testing.T) {
@@ -58,42 +59,48 @@ func TestEndToEnd_ExemplarsAreTheTraceIDsOfExportedSpans(t *testing.T) {
 		return err == nil && status == http.StatusOK, fmt.Sprint(status, " ", body, " ", err)
 	})
 
-	bucket := metrics.RoutineNames("").HandlerDuration + "_bucket"
-	var checked int
-	poll(t, ctx, "exemplars of both finishing routines, each the trace id of one of their exported spans", func() (bool, string) {
-		// Only exemplars at least a second old: their spans, exported
-		// within 100ms of ending, have reached the collector by now.
-		exemplars, err := api.exemplars(bucket, begin, time.Now().Add(-time.Second))
-		if err != nil {
-			return false, err.Error()
-		}
-		spans := collector.spans()
-		byRoutine := map[string]int{}
-		var unknown []string
-		for _, e := range exemplars {
-			routine := e.series[metrics.RoutineLabel]
-			if e.traceID == "" {
-				t.Fatalf("an exemplar of %v has no %s label: %v", e.series, metrics.ExemplarTraceIDLabel, e.labels)
+	// What Grafana sends for each duration query with exemplar: true:
+	// its expression, to /api/v1/query_exemplars over the time range.
+	checked := 0
+	for _, q := range exemplarQueries(t) {
+		expr := toPromQL(t, q, "30s", "1m")
+		poll(t, ctx, fmt.Sprintf("panel %s to show exemplars of both finishing routines, each the trace id of one of their exported spans: %s", q.where, expr), func() (bool, string) {
+			// Only exemplars at least a second old: their spans, exported
+			// within 100ms of ending, have reached the collector by now.
+			exemplars, err := api.exemplars(expr, begin, time.Now().Add(-time.Second))
+			if err != nil {
+				return false, err.Error()
 			}
-			name, ok := spans[e.traceID]
-			switch {
-			case !ok:
-				unknown = append(unknown, routine+":"+e.traceID)
-				continue
-			case name != "routine."+routine:
-				t.Fatalf("exemplar %s of routine %s (outcome %s) is the trace of span %q, want routine.%s",
-					e.traceID, routine, e.series[metrics.OutcomeLabel], name, routine)
+			spans := collector.spans()
+			byRoutine := map[string]int{}
+			var unknown []string
+			for _, e := range exemplars {
+				routine := e.series[metrics.RoutineLabel]
+				if e.traceID == "" {
+					t.Fatalf("an exemplar of %v has no %s label: %v", e.series, metrics.ExemplarTraceIDLabel, e.labels)
+				}
+				name, ok := spans[e.traceID]
+				switch {
+				case !ok:
+					unknown = append(unknown, routine+":"+e.traceID)
+					continue
+				case name != "routine."+routine:
+					t.Fatalf("exemplar %s of routine %s (outcome %s) is the trace of span %q, want routine.%s",
+						e.traceID, routine, e.series[metrics.OutcomeLabel], name, routine)
+				}
+				byRoutine[routine]++
 			}
-			byRoutine[routine]++
-		}
-		if len(unknown) > 0 || byRoutine["healthy"] == 0 || byRoutine["failing"] == 0 {
-			return false, fmt.Sprintf("%d exemplars, matched by routine %v, trace ids no exported span has: %v (%d spans exported)",
-				len(exemplars), byRoutine, unknown, len(spans))
-		}
-		checked = len(exemplars)
-		return true, ""
-	})
-	t.Logf("%d exemplars, each the trace id of an exported span of its routine", checked)
+			if len(unknown) > 0 || byRoutine["healthy"] == 0 || byRoutine["failing"] == 0 {
+				return false, fmt.Sprintf("%d exemplars, matched by routine %v, trace ids no exported span has: %v (%d spans exported)",
+					len(exemplars), byRoutine, unknown, len(spans))
+			}
+			if len(exemplars) > checked {
+				checked = len(exemplars)
+			}
+			return true, ""
+		})
+	}
+	t.Logf("up to %d exemplars per query, each the trace id of an exported span of its routine", checked)
 }
 
 // spanCollector is an OTLP/HTTP trace collector on loopback that keeps
