@@ -28,9 +28,12 @@ const DashboardUID = "routinely-routines"
 // Template variables of the dashboard.
 const (
 	varDatasource = "datasource"
-	varJob        = "job"
-	varInstance   = "instance"
-	varRoutine    = "routine"
+	// varTraces is the trace data source (Tempo by default) the duration
+	// panels' exemplars link to.
+	varTraces   = "traces"
+	varJob      = "job"
+	varInstance = "instance"
+	varRoutine  = "routine"
 )
 
 // Panel titles; the runbook refers to panels by these.
@@ -56,6 +59,12 @@ const (
 	panelLeaderTransitions = "Leadership transitions per hour"
 )
 
+// exemplarHelp ends the description of the duration panels.
+var exemplarHelp = fmt.Sprintf("Points are exemplars: one sampled run each, with its duration and trace id (label %s); "+
+	"a click opens its trace in the trace data source once the Prometheus data source links %s to it (exemplarTraceIdDestinations, see datasources.yml). "+
+	"Services must serve /metrics in the OpenMetrics format and Prometheus run with --enable-feature=exemplar-storage.",
+	metrics.ExemplarTraceIDLabel, metrics.ExemplarTraceIDLabel)
+
 // quantiles of the duration panels.
 var quantiles = []float64{0.5, 0.9, 0.99}
 
@@ -66,7 +75,9 @@ const stallDisplayCap = 10
 // Dashboard returns the Grafana dashboard for routines, importable into
 // Grafana 10 or later (uid DashboardUID, the SDK's schemaVersion).
 //
-// Its variables are datasource (any Prometheus data source), then job,
+// Its variables are datasource (any Prometheus data source), traces (the
+// trace data source exemplars link to, Tempo unless WithTraceDatasourceType
+// says otherwise), then job,
 // instance and routine, each multi-select with "All", each limited by the
 // ones before it. An Overview row shows every selected routine together:
 // invocations per second, error ratio, p50/p90/p99 duration, in-flight
@@ -75,7 +86,10 @@ const stallDisplayCap = 10
 // only, which instance leads each routine, how many instances do (0: no
 // leader, more than 1: a split brain) and how often leadership changes. A
 // row per routine, repeated over the routine variable, shows that routine
-// alone, its invocations by outcome (canceled ones included). Every panel
+// alone, its invocations by outcome (canceled ones included). The duration
+// panels show exemplars: a sampled run's trace id, which Grafana links to
+// the trace when the Prometheus data source's exemplarTraceIdDestinations
+// names the trace data source (see DatasourcesYAML). Every panel
 // has a unit, thresholds and a description; the panels on error ratio and
 // lateness read the recording rules of AlertRules, so load those rules too.
 func Dashboard(opts ...Option) (dashboard.Dashboard, error) {
@@ -104,6 +118,12 @@ func Dashboard(opts ...Option) (dashboard.Dashboard, error) {
 			Label("Data source").
 			Description("The Prometheus that scrapes the services running routines.").
 			Type("prometheus")).
+		WithVariable(dashboard.NewDatasourceVariableBuilder(varTraces).
+			Label("Trace data source").
+			Description(fmt.Sprintf("The %s data source holding the routines' traces. The duration panels show exemplars, each the trace id (label %s) of a sampled run; "+
+				"Grafana opens that trace in the data source the Prometheus data source's exemplarTraceIdDestinations names (see datasources.yml), so pick the same one here.",
+				traceBackends[c.traceDatasourceType].name, metrics.ExemplarTraceIDLabel)).
+			Type(c.traceDatasourceType)).
 		WithVariable(b.labelVariable(varJob, "Job", "Scrape jobs with routines.", n.Up)).
 		WithVariable(b.labelVariable(varInstance, "Instance", "Instances of the selected jobs.", n.Up, varJob)).
 		WithVariable(b.labelVariable(varRoutine, "Routine", "Routines of the selected instances; the per-routine row repeats for each.", n.Up, varJob, varInstance))
@@ -205,15 +225,21 @@ type query struct {
 	expr, legend string
 }
 
-func (b *panels) targets(qs []query) []cog.Builder[variants.Dataquery] {
+// targets are range queries; with exemplars, Grafana also fetches the
+// exemplars of the series they select and draws them as points.
+func (b *panels) targets(qs []query, exemplars bool) []cog.Builder[variants.Dataquery] {
 	out := make([]cog.Builder[variants.Dataquery], 0, len(qs))
 	for i, q := range qs {
-		out = append(out, prometheus.NewDataqueryBuilder().
+		t := prometheus.NewDataqueryBuilder().
 			Datasource(datasource()).
 			Expr(q.expr).
 			LegendFormat(q.legend).
-			RefId(string(rune('A'+i))).
-			Range())
+			RefId(string(rune('A' + i))).
+			Range()
+		if exemplars {
+			t.Exemplar(true)
+		}
+		out = append(out, t)
 	}
 	return out
 }
@@ -253,6 +279,7 @@ type panelSpec struct {
 	thresholds               *dashboard.ThresholdsConfigBuilder
 	showThresholds           bool
 	stacked                  bool
+	exemplars                bool // the duration histogram's exemplars: trace ids of sampled runs
 	min, max                 *float64
 	queries                  []query
 }
@@ -267,7 +294,7 @@ func (b *panels) timeseries(p panelSpec) cog.Builder[dashboard.Panel] {
 		Thresholds(p.thresholds).
 		Span(p.width).
 		Height(p.height).
-		Targets(b.targets(p.queries)).
+		Targets(b.targets(p.queries, p.exemplars)).
 		LineWidth(1).
 		FillOpacity(10).
 		ShowPoints(common.VisibilityModeNever).
@@ -306,7 +333,7 @@ func (b *panels) stat(p panelSpec, mappings ...dashboard.ValueMapping) cog.Build
 		Thresholds(p.thresholds).
 		Span(p.width).
 		Height(p.height).
-		Targets(b.targets(p.queries)).
+		Targets(b.targets(p.queries, false)).
 		ColorMode(common.BigValueColorModeBackground).
 		GraphMode(common.BigValueGraphModeNone).
 		Orientation(common.VizOrientationAuto).
@@ -347,8 +374,9 @@ func (b *panels) overview() []cog.Builder[dashboard.Panel] {
 		b.timeseries(panelSpec{
 			title: panelDuration,
 			description: "Median, 90th and 99th percentile of handler invocation durations of each routine, over all outcomes and instances, estimated from the histogram buckets. " +
-				"A p99 close to the routine's interval or timeout means runs start to overlap their schedule or get cut off.",
-			unit: units.Seconds, width: 8, height: 8, thresholds: thresholds("green"), min: cog.ToPtr(0.0),
+				"A p99 close to the routine's interval or timeout means runs start to overlap their schedule or get cut off. " +
+				exemplarHelp,
+			unit: units.Seconds, width: 8, height: 8, thresholds: thresholds("green"), min: cog.ToPtr(0.0), exemplars: true,
 			queries: durations,
 		}),
 		b.timeseries(panelSpec{
@@ -412,8 +440,8 @@ func (b *panels) perRoutine() []cog.Builder[dashboard.Panel] {
 		}),
 		b.timeseries(panelSpec{
 			title:       panelRoutineDuration,
-			description: "Median, 90th and 99th percentile duration of this routine's invocations over all instances and outcomes.",
-			unit:        units.Seconds, width: 8, height: 8, thresholds: thresholds("green"), min: cog.ToPtr(0.0),
+			description: "Median, 90th and 99th percentile duration of this routine's invocations over all instances and outcomes. " + exemplarHelp,
+			unit:        units.Seconds, width: 8, height: 8, thresholds: thresholds("green"), min: cog.ToPtr(0.0), exemplars: true,
 			queries: durations,
 		}),
 		b.timeseries(panelSpec{
@@ -480,7 +508,7 @@ func (b *panels) leaderElection() []cog.Builder[dashboard.Panel] {
 			Targets(b.targets([]query{{
 				expr:   fmt.Sprintf("max by (%s, %s) (%s)", metrics.RoutineLabel, instLabel, sel(n.Leader)),
 				legend: "{{" + metrics.RoutineLabel + "}} on {{" + instLabel + "}}",
-			}})).
+			}}, false)).
 			ShowValue(common.VisibilityModeNever).
 			MergeValues(true).
 			FillOpacity(80).

@@ -52,6 +52,7 @@ type rawPanel struct {
 	Targets []struct {
 		RefID      string `json:"refId"`
 		Expr       string `json:"expr"`
+		Exemplar   bool   `json:"exemplar"`
 		Datasource struct {
 			UID string `json:"uid"`
 		} `json:"datasource"`
@@ -204,8 +205,8 @@ func TestDashboard_VariablesAreMultiSelectWithAll(t *testing.T) {
 		vars[v.Name] = v
 		order = append(order, v.Name)
 	}
-	if got := strings.Join(order, ","); got != "datasource,job,instance,routine" {
-		t.Errorf("variables = %s, want datasource,job,instance,routine", got)
+	if got := strings.Join(order, ","); got != "datasource,traces,job,instance,routine" {
+		t.Errorf("variables = %s, want datasource,traces,job,instance,routine", got)
 	}
 	if ds := vars["datasource"]; ds.Type != dashboard.VariableTypeDatasource || ds.Query == nil || ds.Query.String == nil || *ds.Query.String != "prometheus" {
 		t.Errorf("datasource variable = %+v, want a Prometheus data source variable", ds)
@@ -235,4 +236,66 @@ func TestDashboard_OutcomesPanelShowsCanceledRuns(t *testing.T) {
 		return
 	}
 	t.Fatal("no Invocations by outcome panel")
+}
+
+// TestDashboard_DurationPanelsShowExemplars pins that both duration panels,
+// and only they, ask Prometheus for the exemplars of the duration
+// histogram, each a sampled run's trace id.
+func TestDashboard_DurationPanelsShowExemplars(t *testing.T) {
+	seen := 0
+	for _, p := range rawPanels(t) {
+		duration := p.Title == "Duration p50 / p90 / p99" || p.Title == "Duration quantiles"
+		if duration {
+			seen++
+			if !strings.Contains(p.Description, "exemplar") {
+				t.Errorf("panel %q: description %q does not explain its exemplars", p.Title, p.Description)
+			}
+		}
+		for _, target := range p.Targets {
+			if duration && (!target.Exemplar || !strings.Contains(target.Expr, "routine_handler_duration_seconds_bucket")) {
+				t.Errorf("panel %q/%s: exemplar %v on %q, want exemplars of the duration buckets", p.Title, target.RefID, target.Exemplar, target.Expr)
+			}
+			if !duration && target.Exemplar {
+				t.Errorf("panel %q/%s asks for exemplars, which only the duration histogram has", p.Title, target.RefID)
+			}
+		}
+	}
+	if seen != 2 {
+		t.Errorf("%d duration panels, want 2", seen)
+	}
+}
+
+// TestDashboard_TraceDatasourceVariable pins the variable picking the trace
+// data source exemplars link to: Tempo by default, Jaeger or Zipkin with
+// WithTraceDatasourceType.
+func TestDashboard_TraceDatasourceVariable(t *testing.T) {
+	for _, tc := range []struct {
+		opts []dashboards.Option
+		want string
+	}{
+		{nil, "tempo"},
+		{[]dashboards.Option{dashboards.WithTraceDatasourceType("jaeger")}, "jaeger"},
+		{[]dashboards.Option{dashboards.WithTraceDatasourceType("zipkin")}, "zipkin"},
+	} {
+		d, err := dashboards.Dashboard(tc.opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, v := range d.Templating.List {
+			if v.Name != "traces" {
+				continue
+			}
+			found = true
+			if v.Type != dashboard.VariableTypeDatasource || v.Query == nil || v.Query.String == nil || *v.Query.String != tc.want {
+				t.Errorf("traces variable = %+v, want a %s data source variable", v, tc.want)
+			}
+			if v.Description == nil || !strings.Contains(*v.Description, "exemplarTraceIdDestinations") {
+				t.Errorf("traces variable: description %v does not say how exemplars link to it", v.Description)
+			}
+		}
+		if !found {
+			t.Errorf("%s: no traces variable", tc.want)
+		}
+	}
 }

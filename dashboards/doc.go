@@ -1,7 +1,9 @@
 // Package dashboards defines, in Go, the Grafana dashboard, the Prometheus
 // alerting and recording rules and the runbook for routines run by package
 // goroutine, and generates the files operators import: generated/routines.json,
-// generated/alerts.yml and generated/RUNBOOK.md.
+// generated/alerts.yml, generated/RUNBOOK.md and generated/datasources.yml,
+// the Grafana data sources that link the duration panels' exemplars to
+// traces.
 //
 // Every series name comes from package metrics, the same source the
 // goroutine package registers its metrics from, so the dashboard and the

@@ -57,9 +57,9 @@ func TestEndToEnd_PrometheusScrapingTheService(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), e2eBudget)
 	defer cancel()
 
-	serviceAddr := startTestService(t, ctx, service)
+	serviceAddr := startTestService(t, ctx, exec.Command(service, "-addr", "127.0.0.1:0", "-interval", "200ms"))
 	rulesPath := writeFastRules(t, dir)
-	promURL := startPrometheus(t, ctx, promBin, dir, serviceAddr, rulesPath)
+	promURL := startPrometheus(t, promBin, dir, serviceAddr, rulesPath)
 	api := &promAPI{base: promURL, client: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second}}
 
 	poll(t, ctx, "Prometheus to be ready", func() (bool, string) {
@@ -186,11 +186,10 @@ func buildTestService(t *testing.T, goBin, dir string) string {
 	return bin
 }
 
-// startTestService starts the service and returns the address it serves
-// /metrics on, which it prints first.
-func startTestService(t *testing.T, ctx context.Context, bin string) string {
+// startTestService starts the service, cmd, and returns the address it
+// serves /metrics on, which it prints first.
+func startTestService(t *testing.T, ctx context.Context, cmd *exec.Cmd) string {
 	t.Helper()
-	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-interval", "200ms")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -250,20 +249,22 @@ func withoutFor(f dashboards.RuleFile) dashboards.RuleFile {
 }
 
 // startPrometheus starts a Prometheus server on a free loopback port,
-// scraping target every second and evaluating rules every second, and
-// returns its base URL.
-func startPrometheus(t *testing.T, ctx context.Context, bin, dir, target, rules string) string {
+// scraping target every second and evaluating rules, if any, every second,
+// with the extra flags, and returns its base URL.
+func startPrometheus(t *testing.T, bin, dir, target, rules string, flags ...string) string {
 	t.Helper()
+	ruleFiles := ""
+	if rules != "" {
+		ruleFiles = fmt.Sprintf("rule_files:\n  - %q\n", rules)
+	}
 	config := fmt.Sprintf(`global:
   scrape_interval: 1s
   evaluation_interval: 1s
-rule_files:
-  - %q
-scrape_configs:
+%sscrape_configs:
   - job_name: routinely-testservice
     static_configs:
       - targets: [%q]
-`, rules, target)
+`, ruleFiles, target)
 	configPath := filepath.Join(dir, "prometheus.yml")
 	if err := os.WriteFile(configPath, []byte(config), 0o644); err != nil {
 		t.Fatal(err)
@@ -274,11 +275,11 @@ scrape_configs:
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	start(t, exec.Command(bin,
-		"--config.file="+configPath,
-		"--storage.tsdb.path="+filepath.Join(dir, "tsdb"),
-		"--web.listen-address="+addr,
-	), "prometheus")
+	start(t, exec.Command(bin, append([]string{
+		"--config.file=" + configPath,
+		"--storage.tsdb.path=" + filepath.Join(dir, "tsdb"),
+		"--web.listen-address=" + addr,
+	}, flags...)...), "prometheus")
 	return "http://" + addr
 }
 

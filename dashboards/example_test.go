@@ -59,6 +59,7 @@ func ExampleDashboard() {
 	// Output:
 	// Routines routinely-routines
 	// variable datasource
+	// variable traces
 	// variable job
 	// variable instance
 	// variable routine

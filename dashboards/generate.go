@@ -8,16 +8,20 @@ const (
 	DashboardFile = "routines.json"
 	RulesFile     = "alerts.yml"
 	RunbookFile   = "RUNBOOK.md"
+	// DatasourcesFile provisions the Prometheus and trace data sources,
+	// linked by the exemplars' trace ids.
+	DatasourcesFile = "datasources.yml"
 )
 
 // File is one generated artifact.
 type File struct {
-	Name    string // DashboardFile, RulesFile or RunbookFile
+	Name    string // DashboardFile, RulesFile, RunbookFile or DatasourcesFile
 	Content []byte
 }
 
-// Files returns the three artifacts built with opts, in a fixed order: the
-// dashboard JSON, the rule file and the runbook. The same options always
+// Files returns the four artifacts built with opts, in a fixed order: the
+// dashboard JSON, the rule file, the runbook and the Grafana data source
+// provisioning file. The same options always
 // give the same bytes; the repository's generated/ directory holds
 // Files() and a test fails when it is stale.
 func Files(opts ...Option) ([]File, error) {
@@ -37,9 +41,14 @@ func Files(opts ...Option) ([]File, error) {
 	if err != nil {
 		return nil, err
 	}
+	datasources, err := DatasourcesYAML(opts...)
+	if err != nil {
+		return nil, err
+	}
 	return []File{
 		{Name: DashboardFile, Content: dash},
 		{Name: RulesFile, Content: rulesYAML},
 		{Name: RunbookFile, Content: []byte(runbook)},
+		{Name: DatasourcesFile, Content: datasources},
 	}, nil
 }

@@ -59,6 +59,7 @@ func TestOptions_RejectInvalidValues(t *testing.T) {
 		"WithRunbookURL(fragment)": dashboards.WithRunbookURL("https://example.com/r.md#x"),
 		"WithForScale(2)":          dashboards.WithForScale(2),
 		"WithForScale(-1)":         dashboards.WithForScale(-1),
+		"WithTraceDatasourceType":  dashboards.WithTraceDatasourceType("loki"),
 		"nil":                      nil,
 	} {
 		if _, err := dashboards.Files(opt); err == nil {

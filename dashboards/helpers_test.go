@@ -50,8 +50,9 @@ type dashboardJSON struct {
 		Type    string `json:"type"`
 		Title   string `json:"title"`
 		Targets []struct {
-			RefID string `json:"refId"`
-			Expr  string `json:"expr"`
+			RefID    string `json:"refId"`
+			Expr     string `json:"expr"`
+			Exemplar bool   `json:"exemplar"`
 		} `json:"targets"`
 	} `json:"panels"`
 	Templating struct {
@@ -86,6 +87,24 @@ func panelQueries(t testing.TB) []grafanaQuery {
 	}
 	if len(qs) == 0 {
 		t.Fatal("the generated dashboard has no queries")
+	}
+	return qs
+}
+
+// exemplarQueries returns the expr of every target that shows exemplars:
+// Grafana sends it to Prometheus' query_exemplars as it is.
+func exemplarQueries(t testing.TB) []grafanaQuery {
+	t.Helper()
+	var qs []grafanaQuery
+	for _, p := range generatedDashboard(t).Panels {
+		for _, target := range p.Targets {
+			if target.Exemplar {
+				qs = append(qs, grafanaQuery{where: p.Title + "/" + target.RefID, expr: target.Expr})
+			}
+		}
+	}
+	if len(qs) == 0 {
+		t.Fatal("the generated dashboard shows no exemplars")
 	}
 	return qs
 }

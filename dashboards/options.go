@@ -34,6 +34,8 @@ type config struct {
 	errorBudget float64
 	runbookURL  string
 	forScale    float64
+
+	traceDatasourceType string
 }
 
 func newConfig(opts []Option) (config, error) {
@@ -42,6 +44,8 @@ func newConfig(opts []Option) (config, error) {
 		errorBudget: DefaultErrorBudget,
 		runbookURL:  DefaultRunbookURL,
 		forScale:    1,
+
+		traceDatasourceType: DefaultTraceDatasourceType,
 	}
 	for i, opt := range opts {
 		if opt == nil {
@@ -106,6 +110,38 @@ func WithForScale(factor float64) Option {
 			return fmt.Errorf("WithForScale: factor %v must be in [0, 1]", factor)
 		}
 		c.forScale = factor
+		return nil
+	})
+}
+
+// DefaultTraceDatasourceType is the Grafana plugin id of the trace data
+// source the dashboard's exemplars link to: Tempo.
+const DefaultTraceDatasourceType = "tempo"
+
+// traceBackend is a trace data source Grafana can open an exemplar's
+// trace id in.
+type traceBackend struct {
+	name string // as Grafana spells it
+	url  string // what datasources.yml gives it: the backend's default query port
+}
+
+// traceBackends by Grafana plugin id.
+var traceBackends = map[string]traceBackend{
+	"tempo":  {"Tempo", "http://tempo:3200"},
+	"jaeger": {"Jaeger", "http://jaeger:16686"},
+	"zipkin": {"Zipkin", "http://zipkin:9411"},
+}
+
+// WithTraceDatasourceType sets the Grafana plugin id of the trace data
+// source: "tempo" (the default), "jaeger" or "zipkin". The dashboard's
+// traces variable lists data sources of that type, and DatasourcesYAML
+// provisions one of it as the destination of the exemplars' trace ids.
+func WithTraceDatasourceType(pluginID string) Option {
+	return optionFunc(func(c *config) error {
+		if _, ok := traceBackends[pluginID]; !ok {
+			return fmt.Errorf("WithTraceDatasourceType: %q is not one of \"tempo\", \"jaeger\" or \"zipkin\"", pluginID)
+		}
+		c.traceDatasourceType = pluginID
 		return nil
 	})
 }

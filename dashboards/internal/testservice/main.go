@@ -8,7 +8,13 @@
 // one transition), "leaderless" reports following (routine_leader 0). It prints the address it listens on as the first line of
 // its standard output and runs until SIGINT or SIGTERM.
 //
-//	go run ./dashboards/internal/testservice -addr 127.0.0.1:9100
+// /metrics is in the OpenMetrics format when the scraper asks for it, so
+// that each duration sample of a sampled run carries its trace id as an
+// exemplar. With -otlp-endpoint, every run is sampled and its span
+// (routine.<name>) exported with OTLP over HTTP to that collector; the
+// batch span processor's delay is OTEL_BSP_SCHEDULE_DELAY (5s unless set).
+//
+//	go run ./dashboards/internal/testservice -addr 127.0.0.1:9100 -otlp-endpoint http://127.0.0.1:4318
 package main
 
 import (
@@ -21,10 +27,13 @@ import (
 	"os"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/sourcegraph/log"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/routinely/routinely/goroutine"
+	"github.com/routinely/routinely/tracing"
 )
 
 // Routine names, as the e2e test expects them in the routine label.
@@ -39,18 +48,39 @@ const (
 func main() {
 	addr := flag.String("addr", "127.0.0.1:0", "address to serve /metrics on; port 0 picks a free port")
 	interval := flag.Duration("interval", 200*time.Millisecond, "interval of the routines")
+	otlpEndpoint := flag.String("otlp-endpoint", "", "URL of an OTLP/HTTP collector to export every run's span to (plaintext); empty means no tracing")
 	flag.Parse()
-	if err := run(*addr, *interval); err != nil {
+	if err := run(*addr, *interval, *otlpEndpoint); err != nil {
 		fmt.Fprintln(os.Stderr, "testservice:", err)
 		os.Exit(1)
 	}
 }
 
-func run(addr string, interval time.Duration) error {
+func run(addr string, interval time.Duration, otlpEndpoint string) error {
 	liblog := log.Init(log.Resource{Name: "routinely-testservice"})
 	defer liblog.Sync()
 
 	ctx := context.Background()
+	if otlpEndpoint != "" {
+		// Explicit fields rather than OTEL_* variables: every run sampled,
+		// so every duration sample carries an exemplar.
+		tp, err := tracing.NewProvider(ctx, tracing.Config{
+			Exporter:    tracing.ExporterOTLPHTTP,
+			Endpoint:    otlpEndpoint,
+			Insecure:    true,
+			ServiceName: "routinely-testservice",
+			Sampler:     sdktrace.AlwaysSample(),
+			SetGlobal:   true,
+		})
+		if err != nil {
+			return err
+		}
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			_ = tp.Shutdown(ctx)
+		}()
+	}
 	// Both singletons: this replica leads "healthy" at once and never
 	// leads "leaderless".
 	elector := fixedElector{lead: healthyRoutine}
@@ -88,7 +118,9 @@ func run(addr string, interval time.Duration) error {
 		return err
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.Handler())
+	// OpenMetrics, the only format with exemplars.
+	mux.Handle("/metrics", promhttp.InstrumentMetricHandler(prometheus.DefaultRegisterer,
+		promhttp.HandlerFor(prometheus.DefaultGatherer, promhttp.HandlerOpts{EnableOpenMetrics: true})))
 	server := &httpRoutine{server: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}, ln: ln}
 	fmt.Println(ln.Addr().String())
 
