@@ -655,14 +655,13 @@ func isReinvoke(err error) (is bool) {
 	if err == ErrReinvokeImmediately {
 		return true
 	}
-	if asPanic(err) != nil {
-		return false
-	}
 	_ = callRecovering(func() error {
 		is = errors.Is(err, ErrReinvokeImmediately)
 		return nil
 	})
-	return is
+	// Only then the rare case, so that a failed run does not pay for a
+	// second look for a panic (classify makes one).
+	return is && asPanic(err) == nil
 }
 
 // isContextError reports whether err is a context cancellation or
