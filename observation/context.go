@@ -44,12 +44,13 @@ type cachedTracer struct {
 	tracer   trace.Tracer
 }
 
-// sameProvider reports whether a and b are the same provider. Only
-// pointers are compared: == on interfaces holding a non-comparable type
-// (a provider struct with a func or slice field) panics, and the providers
-// worth caching a tracer for (the SDK's, otel's global one) are pointers.
-func sameProvider(a, b trace.TracerProvider) bool {
-	return reflect.ValueOf(a).Kind() == reflect.Pointer && a == b
+// cacheable reports whether the tracer of tp is worth caching: tp is a
+// pointer, which == compares without risk (== on interfaces holding a
+// non-comparable type, a provider struct with a func or slice field,
+// panics). The providers that matter (the SDK's, otel's global one) are
+// pointers; the others, such as the no-op provider, are asked each time.
+func cacheable(tp trace.TracerProvider) bool {
+	return reflect.ValueOf(tp).Kind() == reflect.Pointer
 }
 
 // defaultContext is what Default returns and what a nil *Context means.
@@ -99,7 +100,10 @@ func (c *Context) Tracer() trace.Tracer {
 		c = defaultContext
 	}
 	tp := c.TracerProvider()
-	if ct := c.tracer.Load(); ct != nil && sameProvider(ct.provider, tp) {
+	if !cacheable(tp) {
+		return tp.Tracer(InstrumentationName)
+	}
+	if ct := c.tracer.Load(); ct != nil && ct.provider == tp {
 		return ct.tracer
 	}
 	ct := &cachedTracer{provider: tp, tracer: tp.Tracer(InstrumentationName)}
