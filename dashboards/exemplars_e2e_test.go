@@ -1,11 +1,9 @@
 package dashboards_test
 
 import (
-	"compress/gzip"
 	"context"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -20,6 +18,7 @@ import (
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/routinely/routinely/internal/otlptest"
 	"github.com/routinely/routinely/internal/testenv"
 	"github.com/routinely/routinely/metrics"
 )
@@ -120,16 +119,7 @@ func newSpanCollector(t *testing.T) *spanCollector {
 			http.NotFound(w, r)
 			return
 		}
-		var body io.Reader = r.Body
-		if r.Header.Get("Content-Encoding") == "gzip" {
-			zr, err := gzip.NewReader(r.Body)
-			if err != nil {
-				http.Error(w, err.Error(), http.StatusBadRequest)
-				return
-			}
-			body = zr
-		}
-		b, err := io.ReadAll(body)
+		b, err := otlptest.Body(r)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return

@@ -12,6 +12,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/routinely/routinely/goroutine"
+	"github.com/routinely/routinely/internal/electortest"
 	"github.com/routinely/routinely/metrics"
 	"github.com/routinely/routinely/observation"
 )
@@ -82,20 +83,6 @@ func TestPromQL_ReferencesOnlyExportedMetricsAndRecordingRules(t *testing.T) {
 // the dashboard and the rules select is in what that registry gathers (or
 // is recorded by a rule), and that the exposition passes client_golang's
 // linter.
-// leadingElector leads every routine at once, with a lease never lost.
-type leadingElector struct{}
-
-func (leadingElector) Campaign(context.Context, string) (goroutine.Lease, error) {
-	return foreverLease{}, nil
-}
-
-type foreverLease struct{}
-
-func (foreverLease) Term() uint64                                 { return 1 }
-func (foreverLease) Done() <-chan struct{}                        { return nil }
-func (foreverLease) LastStart() time.Time                         { return time.Time{} }
-func (foreverLease) RecordStart(context.Context, time.Time) error { return nil }
-func (foreverLease) Release(context.Context) error                { return nil }
 
 func TestPromQL_SelectsSeriesARealRegistryExposes(t *testing.T) {
 	reg := prometheus.NewRegistry()
@@ -127,7 +114,7 @@ func TestPromQL_SelectsSeriesARealRegistryExposes(t *testing.T) {
 
 	// A singleton routine adds routine_leader and
 	// routine_leader_transitions_total.
-	run("singleton", func(int) error { return nil }, goroutine.WithLeaderElection(leadingElector{}))
+	run("singleton", func(int) error { return nil }, goroutine.WithLeaderElection(electortest.Leading("singleton")))
 
 	mfs, err := reg.Gather()
 	if err != nil {

@@ -2,7 +2,6 @@ package tracing
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -22,6 +21,8 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 	"go.uber.org/goleak"
+
+	"github.com/routinely/routinely/internal/otlptest"
 )
 
 func newTestProvider(t *testing.T, cfg Config) *Provider {
@@ -154,16 +155,7 @@ func newCollector(t *testing.T) (*httptest.Server, chan otlpRequest) {
 	t.Helper()
 	reqs := make(chan otlpRequest, 64)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var body io.Reader = r.Body
-		if r.Header.Get("Content-Encoding") == "gzip" {
-			zr, err := gzip.NewReader(r.Body)
-			if err != nil {
-				http.Error(w, err.Error(), http.StatusBadRequest)
-				return
-			}
-			body = zr
-		}
-		b, err := io.ReadAll(body)
+		b, err := otlptest.Body(r)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return

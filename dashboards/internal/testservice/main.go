@@ -33,6 +33,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/routinely/routinely/goroutine"
+	"github.com/routinely/routinely/internal/electortest"
 	"github.com/routinely/routinely/tracing"
 )
 
@@ -83,7 +84,7 @@ func run(addr string, interval time.Duration, otlpEndpoint string) error {
 	}
 	// Both singletons: this replica leads "healthy" at once and never
 	// leads "leaderless".
-	elector := fixedElector{lead: healthyRoutine}
+	elector := electortest.Leading(healthyRoutine)
 	healthy, err := goroutine.NewPeriodic(ctx, interval,
 		goroutine.NewHandlerWithErrorMessage(healthyRoutine, func(context.Context) error { return nil }),
 		goroutine.WithLeaderElection(elector))
@@ -126,28 +127,6 @@ func run(addr string, interval time.Duration, otlpEndpoint string) error {
 
 	return goroutine.Monitor{ShutdownTimeout: 5 * time.Second}.Run(ctx, healthy, failing, hanging, leaderless, server)
 }
-
-// fixedElector leads the routine named lead, at once and for good, and
-// never any other: one replica's view of a fleet whose other singleton
-// has no leader.
-type fixedElector struct{ lead string }
-
-func (e fixedElector) Campaign(ctx context.Context, name string) (goroutine.Lease, error) {
-	if name == e.lead {
-		return foreverLease{}, nil
-	}
-	<-ctx.Done()
-	return nil, ctx.Err()
-}
-
-// foreverLease is a lease that is never lost.
-type foreverLease struct{}
-
-func (foreverLease) Term() uint64                                 { return 1 }
-func (foreverLease) Done() <-chan struct{}                        { return nil }
-func (foreverLease) LastStart() time.Time                         { return time.Time{} }
-func (foreverLease) RecordStart(context.Context, time.Time) error { return nil }
-func (foreverLease) Release(context.Context) error                { return nil }
 
 // httpRoutine serves HTTP as a BackgroundRoutine.
 type httpRoutine struct {
