@@ -112,6 +112,30 @@ func TestFailoverTerminateBackend(t *testing.T) {
 	}
 }
 
+// takenOver waits for another replica than lead to lead under a later
+// term than lead's, after lead was lost at gone (how: what), and checks
+// that the new leader's first run came within failoverBound. It returns
+// that run.
+func (f *fleet) takenOver(what string, lead *replica, term uint64, gone time.Time) run {
+	t := f.t
+	t.Helper()
+	var h holder
+	took := poll(t, 3*time.Second, "taken over", func() bool {
+		h = f.holder()
+		return h.live && h.term > term
+	})
+	first := f.firstAfterTerm(term, 3*time.Second)
+	t.Logf("%s: %s (term %d) lost; %s leads (term %d) %v later, first run %v later (bound %v)",
+		what, lead.id, term, h.id, h.term, took.Sub(gone).Round(time.Millisecond), first.started.Sub(gone).Round(time.Millisecond), failoverBound)
+	if d := first.started.Sub(gone); d > failoverBound {
+		t.Errorf("%s: first run of the new leader %v after the leader was lost, over %v", what, d, failoverBound)
+	}
+	if h.id == lead.id {
+		t.Errorf("%s: the lost leader %s leads again", what, h.id)
+	}
+	return first
+}
+
 // TestFailoverConnectionLost: the leader's connections are terminated
 // and it cannot connect again (its role may no longer log in), as when a
 // network partition cuts it off the database. It gives its lease up by its
@@ -126,20 +150,7 @@ func TestFailoverConnectionLost(t *testing.T) {
 	f.exec("ALTER ROLE " + role + " NOLOGIN")
 	cut := time.Now()
 	f.exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", lead.id)
-	var h holder
-	took := poll(t, 3*time.Second, "taken over", func() bool {
-		h = f.holder()
-		return h.live && h.term > term
-	})
-	first := f.firstAfterTerm(term, 3*time.Second)
-	t.Logf("connection lost: %s (term %d) cut off; %s leads (term %d) %v later, first run %v later (bound %v)",
-		lead.id, term, h.id, h.term, took.Sub(cut).Round(time.Millisecond), first.started.Sub(cut).Round(time.Millisecond), failoverBound)
-	if d := first.started.Sub(cut); d > failoverBound {
-		t.Errorf("first run of the new leader %v after the cut, over %v", d, failoverBound)
-	}
-	if h.id == lead.id {
-		t.Errorf("the replica cut off the database, %s, leads", h.id)
-	}
+	first := f.takenOver("connection lost", lead, term, cut)
 	// The cut-off leader gives up by its local deadline: no run of its
 	// own starts after the new term's first one.
 	if ls := lead.linesAfter(termRE("start", term), first.started); len(ls) > 0 {
@@ -158,20 +169,7 @@ func TestFailoverKill(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	killed := time.Now()
 	lead.kill()
-	var h holder
-	took := poll(t, 3*time.Second, "taken over", func() bool {
-		h = f.holder()
-		return h.live && h.term > term
-	})
-	first := f.firstAfterTerm(term, 3*time.Second)
-	t.Logf("SIGKILL: %s (term %d) killed; %s leads (term %d) %v later, first run %v later (bound %v)",
-		lead.id, term, h.id, h.term, took.Sub(killed).Round(time.Millisecond), first.started.Sub(killed).Round(time.Millisecond), failoverBound)
-	if d := first.started.Sub(killed); d > failoverBound {
-		t.Errorf("first run of the new leader %v after the kill, over %v", d, failoverBound)
-	}
-	if h.id == lead.id {
-		t.Errorf("the killed replica %s leads", h.id)
-	}
+	f.takenOver("SIGKILL", lead, term, killed)
 	time.Sleep(500 * time.Millisecond)
 	f.check(f.committed(), checks{tolerance: tolerance, failoverGap: failoverBound})
 }
@@ -193,17 +191,7 @@ func TestFailoverStop(t *testing.T) {
 	if stopped.Sub(started.at) > work/2 {
 		t.Logf("note: stopped %v after the run started", stopped.Sub(started.at))
 	}
-	var h holder
-	took := poll(t, 3*time.Second, "taken over", func() bool {
-		h = f.holder()
-		return h.live && h.term > term
-	})
-	first := f.firstAfterTerm(term, 3*time.Second)
-	t.Logf("SIGSTOP: %s (term %d) frozen; %s leads (term %d) %v later, first run %v later (bound %v)",
-		lead.id, term, h.id, h.term, took.Sub(stopped).Round(time.Millisecond), first.started.Sub(stopped).Round(time.Millisecond), failoverBound)
-	if d := first.started.Sub(stopped); d > failoverBound {
-		t.Errorf("first run of the new leader %v after SIGSTOP, over %v", d, failoverBound)
-	}
+	first := f.takenOver("SIGSTOP", lead, term, stopped)
 	// Stay frozen well past the TTL, then resume.
 	time.Sleep(time.Until(stopped.Add(2 * ttl)))
 	resumed := time.Now()
