@@ -4,7 +4,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/routinely/routinely/election/postgres/internal/pgtest"
+	"github.com/routinely/routinely/internal/pgtest"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/routinely/routinely/goroutine/status"
 	"github.com/routinely/routinely/internal/demotest"
+	"github.com/routinely/routinely/internal/pgtest"
 	"github.com/routinely/routinely/internal/testenv"
 )
 
@@ -190,5 +191,61 @@ func TestShortSpanWriter(t *testing.T) {
 	want := `routine.syncer #42 63.2ms Error "upstream returned <503>" trace 4bf92f3577b34da6a3ce929d0e0e4736` + "\nnot json\n"
 	if !strings.HasSuffix(got, want) || strings.Count(got, "\n") != 2 {
 		t.Errorf("got\n%s\nwant it to end with\n%s", got, want)
+	}
+}
+
+// TestDemoReplicasShareTheWork runs two demos with -postgres on one real
+// PostgreSQL server, as the README shows: each routine runs on exactly
+// one of them, and when that one stops, the other takes its routines
+// over at once (the stopping demo releases its leases).
+func TestDemoReplicasShareTheWork(t *testing.T) {
+	pg, err := pgtest.Start()
+	t.Cleanup(pg.Close)
+	pg = pgtest.Require(t, pg, err)
+	bin := demotest.Build(t, ".")
+	args := []string{"-addr", "127.0.0.1:0", "-interval-scale", "0.05", "-spans", "none",
+		"-shutdown-timeout", shutdownTimeout.String(), "-postgres", pg.ConnString("")}
+	a, b := demotest.Start(t, bin, args...), demotest.Start(t, bin, args...)
+
+	// Every routine led by one demo and run there, never on the other.
+	led := func(r status.Report) map[string]bool {
+		m := map[string]bool{}
+		for _, rt := range r.Routines {
+			if rt.Leadership != nil && rt.Leadership.Leader && rt.Runs() > 0 {
+				m[rt.Name] = true
+			}
+		}
+		return m
+	}
+	var byA, byB map[string]bool
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		byA, byB = led(a.Report(t)), led(b.Report(t))
+		if len(byA)+len(byB) == 3 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond) // polling two processes' status pages
+	}
+	if len(byA)+len(byB) != 3 {
+		t.Fatalf("routines led and run: %v on one demo, %v on the other; want each of the 3 on one", byA, byB)
+	}
+	for name := range byA {
+		if byB[name] {
+			t.Errorf("%s is led and run by both demos", name)
+		}
+	}
+	for _, rt := range b.Report(t).Routines {
+		if byA[rt.Name] && rt.Runs() != 0 {
+			t.Errorf("%s ran %d times on the demo that does not lead it", rt.Name, rt.Runs())
+		}
+	}
+
+	// The first demo stops; the second takes over everything.
+	if code, err := a.Terminate(shutdownTimeout + 5*time.Second); err != nil || code != 0 {
+		t.Fatalf("first demo: exit %d, %v\n%s", code, err, a.Stderr())
+	}
+	b.WaitForReport(t, 10*time.Second, func(r status.Report) bool { return len(led(r)) == 3 })
+	if code, err := b.Terminate(shutdownTimeout + 5*time.Second); err != nil || code != 0 {
+		t.Fatalf("second demo: exit %d, %v\n%s", code, err, b.Stderr())
 	}
 }

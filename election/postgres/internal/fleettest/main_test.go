@@ -6,7 +6,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/routinely/routinely/election/postgres/internal/pgtest"
+	"github.com/routinely/routinely/internal/pgtest"
 )
 
 // TestMain runs a replica instead of the tests when the test binary was
