@@ -119,7 +119,11 @@ func (f *fleet) start(id string) *replica {
 		<-r.exited
 		if t.Failed() {
 			r.mu.Lock()
-			t.Logf("replica %s stderr:\n%s", id, r.stderr.String())
+			var out strings.Builder
+			for _, l := range r.lines[max(0, len(r.lines)-60):] {
+				fmt.Fprintf(&out, "%s %s\n", l.at.Format("15:04:05.000"), l.text)
+			}
+			t.Logf("replica %s, its last %d lines of output:\n%sand its stderr:\n%s", id, min(60, len(r.lines)), out.String(), r.stderr.String())
 			r.mu.Unlock()
 		}
 	})
