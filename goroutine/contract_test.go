@@ -35,6 +35,9 @@ func TestMetricContract_ExactExposition(t *testing.T) {
 
 		lastSuccess := float64(origin.Add(30*time.Second).UnixNano()) / 1e9
 		want := fmt.Sprintf(`
+# HELP routine_consecutive_failures Handler invocations of a routine that failed (error or panic) in a row since its last success; canceled invocations leave it as it is.
+# TYPE routine_consecutive_failures gauge
+routine_consecutive_failures{routine="exact"} 0
 # HELP routine_handler_errors_total Handler invocations of a routine that returned an error or panicked.
 # TYPE routine_handler_errors_total counter
 routine_handler_errors_total{routine="exact"} 2
@@ -59,7 +62,7 @@ routine_up{routine="exact"} 0
 `, lastSuccess, float64(origin.Add(40*time.Second).UnixNano())/1e9)
 		if err := testutil.GatherAndCompare(f.reg, strings.NewReader(want),
 			names.HandlerErrors, names.HandlerInFlight, names.HandlerPanics,
-			names.Interval, names.LastSuccess, names.Up, names.NextRun); err != nil {
+			names.Interval, names.LastSuccess, names.ConsecutiveFailures, names.Up, names.NextRun); err != nil {
 			t.Error(err)
 		}
 

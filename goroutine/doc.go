@@ -16,9 +16,10 @@
 //     shutdown: neither a success nor a failure);
 //     routine_handler_errors_total and routine_handler_panics_total; the
 //     gauges routine_handler_in_flight,
-//     routine_last_success_timestamp_seconds, routine_interval_seconds,
-//     routine_up and routine_next_run_timestamp_seconds (names in package
-//     metrics; the prefix is configurable);
+//     routine_last_success_timestamp_seconds,
+//     routine_consecutive_failures, routine_interval_seconds, routine_up
+//     and routine_next_run_timestamp_seconds (names in package metrics;
+//     the prefix is configurable);
 //   - one log line through github.com/sourcegraph/log: Debug on success,
 //     Error on failure, with the routine, the duration and the trace and
 //     span ids.

@@ -25,6 +25,7 @@ type routineMetrics struct {
 	errors, panics              prometheus.Counter
 	inFlight                    prometheus.Gauge
 	lastSuccess                 prometheus.Gauge
+	consecutiveFailures         prometheus.Gauge
 	interval                    prometheus.Gauge
 	up                          prometheus.Gauge
 	nextRun                     prometheus.Gauge
@@ -38,6 +39,7 @@ type collectors struct {
 	duration                                     *prometheus.HistogramVec
 	errors, panics                               *prometheus.CounterVec
 	inFlight, lastSuccess, interval, up, nextRun *prometheus.GaugeVec
+	consecutiveFailures                          *prometheus.GaugeVec
 	// leader and leaderTransitions have series for singleton routines
 	// only.
 	leader            *prometheus.GaugeVec
@@ -80,6 +82,7 @@ func (m *routineMetrics) release(deleteSeries bool) {
 		c.panics.DeleteLabelValues(l)
 		c.inFlight.DeleteLabelValues(l)
 		c.lastSuccess.DeleteLabelValues(l)
+		c.consecutiveFailures.DeleteLabelValues(l)
 		c.interval.DeleteLabelValues(l)
 		c.up.DeleteLabelValues(l)
 		c.nextRun.DeleteLabelValues(l)
@@ -95,20 +98,25 @@ func (m *routineMetrics) release(deleteSeries bool) {
 }
 
 // observe records one finished invocation that ended at end. A sampled
-// invocation's duration sample carries its trace id as an exemplar.
+// invocation's duration sample carries its trace id as an exemplar. A
+// success ends a streak of failures; a canceled run neither ends nor
+// lengthens it.
 func (m *routineMetrics) observe(o Outcome, elapsed time.Duration, end time.Time, sc trace.SpanContext) {
 	var h prometheus.Observer
 	switch o {
 	case OutcomeSuccess:
 		h = m.success
 		m.lastSuccess.Set(float64(end.UnixNano()) / 1e9)
+		m.consecutiveFailures.Set(0)
 	case OutcomeError:
 		h = m.failure()
 		m.errors.Inc()
+		m.consecutiveFailures.Inc()
 	case OutcomePanic:
 		h = m.panicked()
 		m.errors.Inc()
 		m.panics.Inc()
+		m.consecutiveFailures.Inc()
 	case OutcomeCanceled:
 		h = m.canceled()
 	}
@@ -199,13 +207,14 @@ func newRoutineMetrics(reg prometheus.Registerer, namespace, routine string) (*r
 		canceled: sync.OnceValue(func() prometheus.Observer {
 			return c.duration.WithLabelValues(routine, metrics.OutcomeCanceled)
 		}),
-		errors:      c.errors.WithLabelValues(routine),
-		panics:      c.panics.WithLabelValues(routine),
-		inFlight:    c.inFlight.WithLabelValues(routine),
-		lastSuccess: c.lastSuccess.WithLabelValues(routine),
-		interval:    c.interval.WithLabelValues(routine),
-		up:          c.up.WithLabelValues(routine),
-		nextRun:     c.nextRun.WithLabelValues(routine),
+		errors:              c.errors.WithLabelValues(routine),
+		panics:              c.panics.WithLabelValues(routine),
+		inFlight:            c.inFlight.WithLabelValues(routine),
+		lastSuccess:         c.lastSuccess.WithLabelValues(routine),
+		consecutiveFailures: c.consecutiveFailures.WithLabelValues(routine),
+		interval:            c.interval.WithLabelValues(routine),
+		up:                  c.up.WithLabelValues(routine),
+		nextRun:             c.nextRun.WithLabelValues(routine),
 	}, nil
 }
 
@@ -254,14 +263,15 @@ func routineCollectors(reg prometheus.Registerer, namespace string) (*collectors
 func registerCollectors(reg prometheus.Registerer, namespace string) (*collectors, error) {
 	var errs []error
 	c := &collectors{
-		duration:    register(reg, metrics.RoutineHandlerDuration.HistogramVec(namespace), &errs),
-		errors:      register(reg, metrics.RoutineHandlerErrors.CounterVec(namespace), &errs),
-		panics:      register(reg, metrics.RoutineHandlerPanics.CounterVec(namespace), &errs),
-		inFlight:    register(reg, metrics.RoutineHandlerInFlight.GaugeVec(namespace), &errs),
-		lastSuccess: register(reg, metrics.RoutineLastSuccess.GaugeVec(namespace), &errs),
-		interval:    register(reg, metrics.RoutineInterval.GaugeVec(namespace), &errs),
-		up:          register(reg, metrics.RoutineUp.GaugeVec(namespace), &errs),
-		nextRun:     register(reg, metrics.RoutineNextRun.GaugeVec(namespace), &errs),
+		duration:            register(reg, metrics.RoutineHandlerDuration.HistogramVec(namespace), &errs),
+		errors:              register(reg, metrics.RoutineHandlerErrors.CounterVec(namespace), &errs),
+		panics:              register(reg, metrics.RoutineHandlerPanics.CounterVec(namespace), &errs),
+		inFlight:            register(reg, metrics.RoutineHandlerInFlight.GaugeVec(namespace), &errs),
+		lastSuccess:         register(reg, metrics.RoutineLastSuccess.GaugeVec(namespace), &errs),
+		consecutiveFailures: register(reg, metrics.RoutineConsecutiveFailures.GaugeVec(namespace), &errs),
+		interval:            register(reg, metrics.RoutineInterval.GaugeVec(namespace), &errs),
+		up:                  register(reg, metrics.RoutineUp.GaugeVec(namespace), &errs),
+		nextRun:             register(reg, metrics.RoutineNextRun.GaugeVec(namespace), &errs),
 
 		leader:            register(reg, metrics.RoutineLeader.GaugeVec(namespace), &errs),
 		leaderTransitions: register(reg, metrics.RoutineLeaderTransitions.CounterVec(namespace), &errs),

@@ -290,3 +290,50 @@ func TestPeriodic_CancellationAtShutdownIsNotAnError(t *testing.T) {
 		}
 	})
 }
+
+// The consecutive-failures gauge counts errors and panics in a row, goes
+// back to 0 on a success, and is left as it is by a run cut short: an
+// hourly job's alert reads it.
+func TestPeriodic_CountsConsecutiveFailures(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t)
+		calls := 0
+		h := HandlerFunc(func(ctx context.Context) error {
+			calls++
+			switch calls {
+			case 1, 3, 5:
+				return errors.New("upstream down")
+			case 2:
+				panic("kaboom")
+			case 4:
+				return nil
+			}
+			<-ctx.Done() // the sixth run is cut short by Stop
+			return ctx.Err()
+		})
+		r := f.periodic(t.Context(), "streak", 10*time.Second, h)
+		if got := f.value(names.ConsecutiveFailures, "streak"); got != 0 {
+			t.Errorf("%s before Start = %v, want 0", names.ConsecutiveFailures, got)
+		}
+
+		returned := make(chan struct{})
+		go func() { r.Start(); close(returned) }()
+		time.Sleep(5 * time.Second) // runs at 0, 10, 20, …
+		for i, want := range []float64{1, 2, 3, 0, 1} {
+			synctest.Wait()
+			if got := f.value(names.ConsecutiveFailures, "streak"); got != want {
+				t.Errorf("after run %d: %s = %v, want %v", i+1, names.ConsecutiveFailures, got, want)
+			}
+			time.Sleep(10 * time.Second)
+		}
+		synctest.Wait() // the sixth run waits for Stop
+		r.Stop()
+		<-returned
+		if got := f.durationCount("streak", "canceled"); got != 1 {
+			t.Fatalf("canceled samples = %v, want 1", got)
+		}
+		if got := f.value(names.ConsecutiveFailures, "streak"); got != 1 {
+			t.Errorf("after a canceled run: %s = %v, want 1 (left as it was)", names.ConsecutiveFailures, got)
+		}
+	})
+}

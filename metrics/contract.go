@@ -84,6 +84,10 @@ var (
 		Suffix: RoutineLastSuccessSuffix, Type: Gauge, Labels: routineLabels,
 		Help: "Unix time in seconds at which the last successful handler invocation of a routine ended.",
 	}
+	RoutineConsecutiveFailures = RoutineMetric{
+		Suffix: RoutineConsecutiveFailuresSuffix, Type: Gauge, Labels: routineLabels,
+		Help: "Handler invocations of a routine that failed (error or panic) in a row since its last success; canceled invocations leave it as it is.",
+	}
 	RoutineInterval = RoutineMetric{
 		Suffix: RoutineIntervalSuffix, Type: Gauge, Labels: routineLabels,
 		Help: "Configured interval in seconds between handler invocations of a routine.",
@@ -107,12 +111,13 @@ var (
 )
 
 // RoutineMetrics returns the contract's metrics in a fixed order:
-// duration, errors, panics, in-flight, last success, interval, up, next
-// run, leader, leader transitions (the order of RoutineMetricNames.All).
+// duration, errors, panics, in-flight, last success, consecutive
+// failures, interval, up, next run, leader, leader transitions (the order
+// of RoutineMetricNames.All).
 func RoutineMetrics() []RoutineMetric {
 	return slices.Clone([]RoutineMetric{
 		RoutineHandlerDuration, RoutineHandlerErrors, RoutineHandlerPanics, RoutineHandlerInFlight,
-		RoutineLastSuccess, RoutineInterval, RoutineUp, RoutineNextRun,
+		RoutineLastSuccess, RoutineConsecutiveFailures, RoutineInterval, RoutineUp, RoutineNextRun,
 		RoutineLeader, RoutineLeaderTransitions,
 	})
 }

@@ -24,6 +24,11 @@ const (
 	// RoutineLastSuccessSuffix names the gauge holding the unix time of the
 	// last successful invocation.
 	RoutineLastSuccessSuffix = "last_success_timestamp_seconds"
+	// RoutineConsecutiveFailuresSuffix names the gauge counting the
+	// invocations that failed (error or panic) in a row since the last
+	// success: it alerts on routines that run too rarely for an error
+	// ratio (an hourly or daily job).
+	RoutineConsecutiveFailuresSuffix = "consecutive_failures"
 	// RoutineIntervalSuffix names the gauge holding the configured interval
 	// in seconds, so alerts can scale with it.
 	RoutineIntervalSuffix = "interval_seconds"
@@ -72,14 +77,15 @@ const (
 // RoutineMetricNames holds the full names of the routine metrics for one
 // namespace. Build it with RoutineNames.
 type RoutineMetricNames struct {
-	HandlerDuration string // histogram: routine, outcome
-	HandlerErrors   string // counter: routine
-	HandlerPanics   string // counter: routine
-	HandlerInFlight string // gauge: routine
-	LastSuccess     string // gauge: routine
-	Interval        string // gauge: routine
-	Up              string // gauge: routine
-	NextRun         string // gauge: routine
+	HandlerDuration     string // histogram: routine, outcome
+	HandlerErrors       string // counter: routine
+	HandlerPanics       string // counter: routine
+	HandlerInFlight     string // gauge: routine
+	LastSuccess         string // gauge: routine
+	ConsecutiveFailures string // gauge: routine
+	Interval            string // gauge: routine
+	Up                  string // gauge: routine
+	NextRun             string // gauge: routine
 	// Leader and LeaderTransitions exist for singleton routines only.
 	Leader            string // gauge: routine
 	LeaderTransitions string // counter: routine
@@ -89,24 +95,25 @@ type RoutineMetricNames struct {
 // namespace means DefaultRoutineNamespace.
 func RoutineNames(namespace string) RoutineMetricNames {
 	return RoutineMetricNames{
-		HandlerDuration:   RoutineHandlerDuration.Name(namespace),
-		HandlerErrors:     RoutineHandlerErrors.Name(namespace),
-		HandlerPanics:     RoutineHandlerPanics.Name(namespace),
-		HandlerInFlight:   RoutineHandlerInFlight.Name(namespace),
-		LastSuccess:       RoutineLastSuccess.Name(namespace),
-		Interval:          RoutineInterval.Name(namespace),
-		Up:                RoutineUp.Name(namespace),
-		NextRun:           RoutineNextRun.Name(namespace),
-		Leader:            RoutineLeader.Name(namespace),
-		LeaderTransitions: RoutineLeaderTransitions.Name(namespace),
+		HandlerDuration:     RoutineHandlerDuration.Name(namespace),
+		HandlerErrors:       RoutineHandlerErrors.Name(namespace),
+		HandlerPanics:       RoutineHandlerPanics.Name(namespace),
+		HandlerInFlight:     RoutineHandlerInFlight.Name(namespace),
+		LastSuccess:         RoutineLastSuccess.Name(namespace),
+		ConsecutiveFailures: RoutineConsecutiveFailures.Name(namespace),
+		Interval:            RoutineInterval.Name(namespace),
+		Up:                  RoutineUp.Name(namespace),
+		NextRun:             RoutineNextRun.Name(namespace),
+		Leader:              RoutineLeader.Name(namespace),
+		LeaderTransitions:   RoutineLeaderTransitions.Name(namespace),
 	}
 }
 
 // All returns every name in a fixed order: duration, errors, panics,
-// in-flight, last success, interval, up, next run, leader, leader
-// transitions.
+// in-flight, last success, consecutive failures, interval, up, next run,
+// leader, leader transitions.
 func (n RoutineMetricNames) All() []string {
-	return []string{n.HandlerDuration, n.HandlerErrors, n.HandlerPanics, n.HandlerInFlight, n.LastSuccess, n.Interval, n.Up, n.NextRun, n.Leader, n.LeaderTransitions}
+	return []string{n.HandlerDuration, n.HandlerErrors, n.HandlerPanics, n.HandlerInFlight, n.LastSuccess, n.ConsecutiveFailures, n.Interval, n.Up, n.NextRun, n.Leader, n.LeaderTransitions}
 }
 
 // The telemetry pipeline's own errors: what OpenTelemetry reports about
