@@ -149,6 +149,31 @@ func alertSpecs(c config, n names) []alertSpec {
 			},
 		},
 		alertSpec{
+			name:     AlertConsecutiveFailures,
+			severity: "warning",
+			expr: fmt.Sprintf("%s >= %d\nand on (%s)\n%s >= %s\nand on (%s)\n%s == 1\nunless on (%s)\n%s == 0",
+				n.ConsecutiveFailures, failureStreak, targetLabels, n.Interval, formatFloat(rareInterval.Seconds()), targetLabels, n.Up, targetLabels, n.Leader),
+			summary: "Routine {{ $labels.routine }} failed its last {{ $value }} runs.",
+			description: fmt.Sprintf("The last {{ $value }} invocations of routine %s failed (error or panic) without a success between them. "+
+				"It runs every %s or less often, too rarely for the error-ratio alerts, so each failed run counts: the next attempt is an interval away.",
+				where, model.Duration(rareInterval)),
+			meaning: fmt.Sprintf("The routine failed %d or more invocations in a row: `%s`, which counts errors and panics since the last success (0 after one; a run canceled by a stop leaves it as it is), is at least %d. "+
+				"Only routines whose interval (`%s`) is %s or longer are watched: those run too rarely for the error-ratio alerts, which need invocations inside their %s and %s windows, "+
+				"so without this alert an hourly or daily job could fail for days unseen. Routines that run more often page through `%s` and `%s` instead. "+
+				"A singleton routine's followers (`%s` is 0) keep the streak of the runs they made while they led and do not fire; a stopped routine (`%s` is 0) does not either, `%s` reports it.",
+				failureStreak, n.ConsecutiveFailures, failureStreak, n.Interval, model.Duration(rareInterval), burnWindows[0].short, burnWindows[1].short, AlertErrorRatioFastBurn, AlertErrorRatioSlowBurn, n.Leader, n.Up, AlertDown),
+			investigate: []string{
+				"Read the service's logs for the routine: every failed invocation logs one line at Error level with the routine name, the error, the duration and the trace id.",
+				"Open a failing invocation's trace (span `routine.<name>`): the error is recorded on the span, with the calls the handler made below it.",
+				fmt.Sprintf("On the **Routines** dashboard, the routine's row: **%s** shows the streak now, **%s** when the last success was.", panelRoutineFailures, panelRoutinePastDue),
+			},
+			act: []string{
+				"Fix the cause (a dependency down, bad data, a deploy that broke the job), then, if the work cannot wait for the next interval, run it once by hand or restart the service so the routine runs at start.",
+				"If the failures are expected and harmless, filter them with `goroutine.WithErrorFilter` so they count as successes, rather than silencing the alert.",
+				"The alert resolves with the routine's next successful run.",
+			},
+		},
+		alertSpec{
 			name:     AlertWithoutLeader,
 			severity: "critical",
 			expr:     withoutLeaderExpr(n),

@@ -51,7 +51,7 @@ const (
 	panelRoutinePastDue    = "Time past due"
 	panelRoutineUp         = "Up"
 	panelRoutineInFlight   = "In flight"
-	panelRoutineFailures   = "Errors and panics in time range"
+	panelRoutineFailures   = "Failures"
 
 	rowLeaderElection      = "Leader election"
 	panelLeaderTimeline    = "Leader by routine and instance"
@@ -474,12 +474,15 @@ func (b *panels) perRoutine() []cog.Builder[dashboard.Panel] {
 			queries: []query{{expr: fmt.Sprintf("sum(%s)", sel(n.HandlerInFlight)), legend: "in flight"}},
 		}),
 		b.stat(panelSpec{
-			title:       panelRoutineFailures,
-			description: "Invocations of this routine that failed (errors, panics included) and that panicked in the dashboard's time range, summed over instances.",
-			unit:        units.Short, width: 4, height: 8, thresholds: thresholds("green", step{value: 1, color: "red"}),
+			title: panelRoutineFailures,
+			description: fmt.Sprintf("Invocations of this routine that failed (errors, panics included) and that panicked in the dashboard's time range, summed over instances; "+
+				"and the longest streak of failed invocations in a row now, over instances (0 once a run succeeds; %s fires at %d for routines that run every %s or less often).",
+				AlertConsecutiveFailures, failureStreak, model.Duration(rareInterval)),
+			unit: units.Short, width: 4, height: 8, thresholds: thresholds("green", step{value: 1, color: "red"}),
 			queries: []query{
 				{expr: fmt.Sprintf("sum(increase(%s[$__range]))", sel(n.HandlerErrors)), legend: "errors"},
 				{expr: fmt.Sprintf("sum(increase(%s[$__range]))", sel(n.HandlerPanics)), legend: "panics"},
+				{expr: fmt.Sprintf("max(%s)", sel(n.ConsecutiveFailures)), legend: "failed in a row"},
 			},
 		}),
 	}

@@ -22,6 +22,7 @@ func ExampleAlertRules() {
 	// RoutineStalled                   critical for 5m
 	// RoutineHandlerPanicked           warning  for 0s
 	// RoutineDown                      warning  for 5m
+	// RoutineConsecutiveFailures       warning  for 0s
 	// RoutineWithoutLeader             critical for 2m
 }
 

@@ -390,6 +390,45 @@ func alertScenarios(t *testing.T) map[string]promtoolTest {
 		// minute unless said otherwise; "healthy" has no leader election
 		// (no leader series) and never fires.
 		dashboards.AlertWithoutLeader: leaderScenario(t),
+		// "hourly" runs every hour: its run at minute 10 fails, its run at
+		// minute 70 fails too, its run at minute 100 succeeds. "minutely"
+		// fails every run for 50 minutes: the burn-rate alerts' job.
+		// "half-hourly" sits at the interval the alert starts watching
+		// and fails twice. "follower" failed its last 3 runs while it led
+		// and follows now; "stopped" failed twice and was stopped. Only
+		// hourly and half-hourly fire.
+		dashboards.AlertConsecutiveFailures: {
+			InputSeries: concat(healthy(),
+				streak("hourly", 3600, always, nil, func(m int) float64 {
+					switch {
+					case m >= 100:
+						return 0
+					case m >= 70:
+						return 2
+					case m >= 10:
+						return 1
+					}
+					return 0
+				}),
+				streak("minutely", 60, always, nil, func(m int) float64 { return float64(min(m, 50)) }),
+				streak("half-hourly", 1800, always, nil, func(m int) float64 { return float64(min(m/30, 2)) }),
+				streak("follower", 3600, always, func(m int) float64 { return 0 }, func(int) float64 { return 3 }),
+				streak("stopped", 3600, func(m int) bool { return m < 5 }, nil, func(int) float64 { return 2 }),
+			),
+			AlertRuleTest: []alertTest{
+				{EvalTime: "30m", Alertname: dashboards.AlertConsecutiveFailures}, // hourly failed once
+				{EvalTime: "60m", Alertname: dashboards.AlertConsecutiveFailures, ExpAlerts: []expAlert{
+					firing(t, dashboards.AlertConsecutiveFailures, "half-hourly", "2"),
+				}},
+				{EvalTime: "75m", Alertname: dashboards.AlertConsecutiveFailures, ExpAlerts: []expAlert{
+					firing(t, dashboards.AlertConsecutiveFailures, "hourly", "2"),
+					firing(t, dashboards.AlertConsecutiveFailures, "half-hourly", "2"),
+				}},
+				{EvalTime: "105m", Alertname: dashboards.AlertConsecutiveFailures, ExpAlerts: []expAlert{
+					firing(t, dashboards.AlertConsecutiveFailures, "half-hourly", "2"),
+				}}, // hourly succeeded at 100
+			},
+		},
 		// Stopped from minute 10 to minute 30, then started again.
 		dashboards.AlertDown: {
 			InputSeries: append(healthy(), gauges("stopped", func(m int) bool { return m < 10 || m >= 30 }, succeedsEveryMinute, onSchedule)...),
@@ -400,6 +439,26 @@ func alertScenarios(t *testing.T) map[string]promtoolTest {
 			},
 		},
 	}
+}
+
+// streak are the gauges of a routine with an interval of interval
+// seconds that has failed failures(minute) invocations in a row; leader,
+// when not nil, is its routine_leader.
+func streak(routine string, interval float64, up func(int) bool, leader, failures func(int) float64) []inputSeries {
+	out := []inputSeries{
+		{series(names.Up, routine), perMinute(func(m int) float64 {
+			if up(m) {
+				return 1
+			}
+			return 0
+		})},
+		{series(names.Interval, routine), perMinute(func(int) float64 { return interval })},
+		{series(names.ConsecutiveFailures, routine), perMinute(failures)},
+	}
+	if leader != nil {
+		out = append(out, inputSeries{series(names.Leader, routine), perMinute(leader)})
+	}
+	return out
 }
 
 // The instances of the leader election scenario.

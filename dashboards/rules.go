@@ -70,12 +70,13 @@ func (f RuleFile) YAML() ([]byte, error) {
 
 // Alert names, one runbook section each.
 const (
-	AlertErrorRatioFastBurn = "RoutineHandlerErrorRatioFastBurn"
-	AlertErrorRatioSlowBurn = "RoutineHandlerErrorRatioSlowBurn"
-	AlertStalled            = "RoutineStalled"
-	AlertPanicked           = "RoutineHandlerPanicked"
-	AlertDown               = "RoutineDown"
-	AlertWithoutLeader      = "RoutineWithoutLeader"
+	AlertErrorRatioFastBurn  = "RoutineHandlerErrorRatioFastBurn"
+	AlertErrorRatioSlowBurn  = "RoutineHandlerErrorRatioSlowBurn"
+	AlertStalled             = "RoutineStalled"
+	AlertPanicked            = "RoutineHandlerPanicked"
+	AlertDown                = "RoutineDown"
+	AlertConsecutiveFailures = "RoutineConsecutiveFailures"
+	AlertWithoutLeader       = "RoutineWithoutLeader"
 )
 
 // AlertRules returns the rule file for routines: one group, named
@@ -102,6 +103,11 @@ const (
 //     the error-ratio alerts.
 //   - RoutineDown (warning, for 5m): routine_up is 0 while the process is
 //     scraped.
+//   - RoutineConsecutiveFailures (warning, no for): a routine whose
+//     interval is 30m or longer failed its last 2 invocations or more
+//     (routine_consecutive_failures), while up and not a follower
+//     (routine_leader is not 0): an hourly or daily job that fails, which
+//     runs too rarely for the error-ratio alerts to see.
 //   - RoutineWithoutLeader (critical, for 2m): no instance of the job has
 //     led a singleton routine (routine_leader is 1) for more than 3 × its
 //     interval, at most 12h, while the routine is up on some instance.
@@ -113,8 +119,7 @@ const (
 // is one instance among several. Error-ratio
 // alerts need invocations in both windows, so a routine whose interval is
 // longer than 5m cannot fire the fast burn, and one whose interval is
-// longer than 30m fires neither: RoutineStalled does not cover it either,
-// as a failing routine that keeps running on schedule is not stalled.
+// 30m or longer fires neither: RoutineConsecutiveFailures covers those.
 func AlertRules(opts ...Option) (RuleFile, error) {
 	c, err := newConfig(opts)
 	if err != nil {
