@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"slices"
@@ -227,21 +228,60 @@ func TestNoopRoutine_StartBlocksUntilStop(t *testing.T) {
 // with its value and stack.
 func TestGo_RecoversPanicsAndLogsThem(t *testing.T) {
 	cmd := testenv.ChildCommand("go-panic", "^$")
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil || string(out) != "deferred call ran\nalive\n" {
-		t.Fatalf("child: %v, stdout %q, want the deferred call and a clean exit; stderr:\n%s", err, out, stderr.String())
+	var stdout strings.Builder
+	cmd.Stdout = &stdout
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// The panic is logged on Go's goroutine after f's deferred calls ran,
+	// so after the child printed "alive": it stays up until this has read
+	// the line, then exits when its stdin closes.
+	logged, eof := make(chan string, 1), make(chan string)
+	go func() {
+		var all strings.Builder
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(nil, 1<<20)
+		for sc.Scan() {
+			all.WriteString(sc.Text() + "\n")
+			if strings.Contains(sc.Text(), "recovered from panic in goroutine") {
+				select {
+				case logged <- sc.Text():
+				default: // a second one: the first is checked
+				}
+			}
+		}
+		eof <- all.String()
+	}()
+	var line, all string
+	select {
+	case line = <-logged:
+	case all = <-eof:
+	case <-time.After(30 * time.Second): // a bound on a failure, not a wait
+	}
+	_ = stdin.Close()
+	if all == "" {
+		all = <-eof
+	}
+	if err := cmd.Wait(); err != nil || stdout.String() != "deferred call ran\nalive\n" {
+		t.Fatalf("child: %v, stdout %q, want the deferred call and a clean exit; stderr:\n%s", err, stdout.String(), all)
 	}
 	for _, want := range []string{"recovered from panic in goroutine", "in a goroutine", "goroutine.runGoPanicChild"} {
-		if !strings.Contains(stderr.String(), want) {
-			t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
+		if !strings.Contains(line, want) {
+			t.Errorf("the log line lacks %q; stderr:\n%s", want, all)
 		}
 	}
 }
 
-// runGoPanicChild panics in a goroutine started by Go, then reports that
-// the process is still alive.
+// runGoPanicChild panics in a goroutine started by Go, reports that the
+// process is still alive, and exits when its stdin closes.
 func runGoPanicChild() {
 	logtest.Init(nil) // the global logger writes to stderr
 	done := make(chan struct{})
@@ -252,6 +292,7 @@ func runGoPanicChild() {
 	})
 	<-done
 	fmt.Println("alive")
+	_, _ = io.Copy(io.Discard, os.Stdin)
 }
 
 // runSignalChild is the test binary acting as a service for the signal
