@@ -324,6 +324,9 @@ func TestPeriodic_CountsConsecutiveFailures(t *testing.T) {
 			if got := f.value(names.ConsecutiveFailures, "streak"); got != want {
 				t.Errorf("after run %d: %s = %v, want %v", i+1, names.ConsecutiveFailures, got, want)
 			}
+			if got := r.Status().ConsecutiveFailures; float64(got) != want {
+				t.Errorf("after run %d: Status().ConsecutiveFailures = %d, want %v", i+1, got, want)
+			}
 			time.Sleep(10 * time.Second)
 		}
 		synctest.Wait() // the sixth run waits for Stop
@@ -334,6 +337,9 @@ func TestPeriodic_CountsConsecutiveFailures(t *testing.T) {
 		}
 		if got := f.value(names.ConsecutiveFailures, "streak"); got != 1 {
 			t.Errorf("after a canceled run: %s = %v, want 1 (left as it was)", names.ConsecutiveFailures, got)
+		}
+		if got := r.Status().ConsecutiveFailures; got != 1 {
+			t.Errorf("after a canceled run: Status().ConsecutiveFailures = %d, want 1", got)
 		}
 	})
 }

@@ -160,6 +160,10 @@ type Status struct {
 	// routine_handler_errors_total metric does: the page shows panics
 	// apart, the metric counts every failure.
 	Successes, Errors, Panics, Canceled uint64
+	// ConsecutiveFailures is how many invocations failed (error or
+	// panic) in a row since the last success; a canceled run leaves it
+	// as it is. The routine_consecutive_failures gauge holds the same.
+	ConsecutiveFailures uint64
 	// RunningSince is when the invocation running now started (the most
 	// recent one when several loops run), or the zero time when none runs.
 	RunningSince time.Time
@@ -187,22 +191,23 @@ func (s Status) Runs() uint64 { return s.Successes + s.Errors + s.Panics + s.Can
 
 // statusJSON is Status's JSON form.
 type statusJSON struct {
-	Name            string      `json:"name"`
-	Description     string      `json:"description"`
-	State           State       `json:"state"`
-	IntervalSeconds float64     `json:"interval_seconds"`
-	Runs            uint64      `json:"runs"`
-	Successes       uint64      `json:"successes"`
-	Errors          uint64      `json:"errors"`
-	Panics          uint64      `json:"panics"`
-	Canceled        uint64      `json:"canceled"`
-	RunningSince    *time.Time  `json:"running_since"`
-	LastError       string      `json:"last_error"`
-	LastErrorAt     *time.Time  `json:"last_error_at"`
-	HistorySize     int         `json:"history_size"`
-	LastRun         *Run        `json:"last_run"`
-	Recent          []Run       `json:"recent"`
-	Leadership      *Leadership `json:"leadership"`
+	Name                string      `json:"name"`
+	Description         string      `json:"description"`
+	State               State       `json:"state"`
+	IntervalSeconds     float64     `json:"interval_seconds"`
+	Runs                uint64      `json:"runs"`
+	Successes           uint64      `json:"successes"`
+	Errors              uint64      `json:"errors"`
+	Panics              uint64      `json:"panics"`
+	Canceled            uint64      `json:"canceled"`
+	ConsecutiveFailures uint64      `json:"consecutive_failures"`
+	RunningSince        *time.Time  `json:"running_since"`
+	LastError           string      `json:"last_error"`
+	LastErrorAt         *time.Time  `json:"last_error_at"`
+	HistorySize         int         `json:"history_size"`
+	LastRun             *Run        `json:"last_run"`
+	Recent              []Run       `json:"recent"`
+	Leadership          *Leadership `json:"leadership"`
 }
 
 // MarshalJSON encodes the status as the status page's JSON documents it.
@@ -211,7 +216,8 @@ func (s Status) MarshalJSON() ([]byte, error) {
 		Name: s.Name, Description: s.Description, State: s.State,
 		IntervalSeconds: s.Interval.Seconds(), Runs: s.Runs(),
 		Successes: s.Successes, Errors: s.Errors, Panics: s.Panics, Canceled: s.Canceled,
-		RunningSince: utcOrNil(s.RunningSince), LastError: s.LastError, LastErrorAt: utcOrNil(s.LastErrorAt),
+		ConsecutiveFailures: s.ConsecutiveFailures,
+		RunningSince:        utcOrNil(s.RunningSince), LastError: s.LastError, LastErrorAt: utcOrNil(s.LastErrorAt),
 		HistorySize: s.HistorySize, LastRun: s.LastRun, Recent: s.Recent, Leadership: s.Leadership,
 	}
 	if j.Leadership != nil {
@@ -235,7 +241,8 @@ func (s *Status) UnmarshalJSON(b []byte) error {
 		Name: j.Name, Description: j.Description, State: j.State,
 		Interval:  time.Duration(j.IntervalSeconds * float64(time.Second)),
 		Successes: j.Successes, Errors: j.Errors, Panics: j.Panics, Canceled: j.Canceled,
-		LastError: j.LastError, HistorySize: j.HistorySize, LastRun: j.LastRun, Recent: j.Recent,
+		ConsecutiveFailures: j.ConsecutiveFailures,
+		LastError:           j.LastError, HistorySize: j.HistorySize, LastRun: j.LastRun, Recent: j.Recent,
 		Leadership: j.Leadership,
 	}
 	if j.RunningSince != nil {

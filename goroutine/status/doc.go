@@ -1,6 +1,7 @@
 // Package status serves a live status page for background routines: for
 // each routine its name, description, state, interval, last run, run
-// counts, last error and its most recent runs — each with its duration,
+// counts, last error (and how many runs in a row failed) and its most
+// recent runs — each with its duration,
 // outcome and trace id — drawn as a small inline chart.
 //
 // The page reads the routines' own in-memory run history
@@ -47,7 +48,10 @@
 // (goroutine.WithLeaderElection; then {"leader": true, "term": 7, "since":
 // "..."}), last_run is null before the first run, last_error_at is null
 // before the first failure, and error and trace_id
-// are "" when a run had none.
+// are "" when a run had none. consecutive_failures counts the runs that
+// failed (errors and panics) since the last success, as the
+// routine_consecutive_failures gauge does; the page shows it next to the
+// last error while it is not 0.
 //
 //	{
 //	  "generated_at": "2025-01-02T15:04:05.123456789Z",
@@ -58,6 +62,7 @@
 //	      "state": "idle",
 //	      "interval_seconds": 1,
 //	      "runs": 3, "successes": 2, "errors": 1, "panics": 0, "canceled": 0,
+//	      "consecutive_failures": 0,
 //	      "running_since": null,
 //	      "last_error": "upstream returned \u003c503\u003e",
 //	      "last_error_at": "2025-01-02T15:04:04.101Z",

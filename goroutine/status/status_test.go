@@ -137,8 +137,28 @@ func TestHTMLShowsEachRoutine(t *testing.T) {
 	}
 }
 
+// A routine failing run after run says so next to its last error; one
+// whose last run succeeded does not.
+func TestHTMLShowsFailuresInARow(t *testing.T) {
+	failing := &fakeSource{status: goroutine.Status{
+		Name: "importer", State: goroutine.StateBackingOff, Interval: time.Hour,
+		Successes: 5, Errors: 2, Panics: 1, ConsecutiveFailures: 3,
+		LastError: "connection refused", LastErrorAt: t0,
+	}}
+	recovered := hostile() // its last run succeeded
+	recovered.status.Name = "syncer"
+	page := body(t, get(t, status.NewPage(failing, recovered), "/debug/routines"))
+	if n := strings.Count(page, "in a row"); n != 1 {
+		t.Errorf("page says \"in a row\" %d times, want once (importer only)", n)
+	}
+	if !strings.Contains(page, "failed 3 runs in a row") {
+		t.Error("page lacks importer's \"failed 3 runs in a row\"")
+	}
+}
+
 func TestJSONShape(t *testing.T) {
 	src := hostile()
+	src.status.ConsecutiveFailures = 2 // not its history's: only the trip is tested
 	empty := &fakeSource{status: goroutine.Status{Name: "fresh", State: goroutine.StateNotStarted, Interval: 2 * time.Second}}
 	resp := get(t, status.NewPage(src, empty), "/debug/routines?format=json")
 	if ct := resp.Header.Get("Content-Type"); ct != "application/json; charset=utf-8" {
@@ -166,7 +186,7 @@ func TestJSONShape(t *testing.T) {
 		t.Errorf("report keys %v, want %v", got, want)
 	}
 	routines := doc["routines"].([]any)
-	wantRoutine := []string{"canceled", "description", "errors", "history_size", "interval_seconds", "last_error", "last_error_at", "last_run", "leadership", "name", "panics", "recent", "running_since", "runs", "state", "successes"}
+	wantRoutine := []string{"canceled", "consecutive_failures", "description", "errors", "history_size", "interval_seconds", "last_error", "last_error_at", "last_run", "leadership", "name", "panics", "recent", "running_since", "runs", "state", "successes"}
 	for _, r := range routines {
 		if got := keys(r); !slices.Equal(got, wantRoutine) {
 			t.Errorf("routine keys %v, want %v", got, wantRoutine)
