@@ -104,6 +104,7 @@ func (r *PeriodicGoroutine) exit(i int) bool {
 	}
 	p.alive[i] = false
 	r.due.clear(i) // before another goroutine may take the slot
+	r.streaks.set(i, 0)
 	return true
 }
 

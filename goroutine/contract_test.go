@@ -35,7 +35,7 @@ func TestMetricContract_ExactExposition(t *testing.T) {
 
 		lastSuccess := float64(origin.Add(30*time.Second).UnixNano()) / 1e9
 		want := fmt.Sprintf(`
-# HELP routine_consecutive_failures Handler invocations of a routine that failed (error or panic) in a row since its last success; canceled invocations leave it as it is.
+# HELP routine_consecutive_failures Handler invocations of a routine that failed (error or panic) in a row, the longest streak among its loops: a success ends it, a canceled invocation leaves it as it is.
 # TYPE routine_consecutive_failures gauge
 routine_consecutive_failures{routine="exact"} 0
 # HELP routine_handler_errors_total Handler invocations of a routine that returned an error or panicked.

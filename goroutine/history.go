@@ -20,7 +20,6 @@ type history struct {
 	errors    uint64
 	panics    uint64
 	canceled  uint64
-	streak    uint64 // failures in a row since the last success
 	lastError string
 	errorAt   time.Time
 	last      Run // the most recent run; invocation 0 before the first
@@ -45,14 +44,11 @@ func (h *history) end(run Run, backingOff bool) {
 	switch run.Outcome {
 	case OutcomeSuccess:
 		h.successes++
-		h.streak = 0
 	case OutcomeError:
 		h.errors++
-		h.streak++
 		h.lastError, h.errorAt = run.Error, run.Started
 	case OutcomePanic:
 		h.panics++
-		h.streak++
 		h.lastError, h.errorAt = run.Error, run.Started
 	case OutcomeCanceled:
 		h.canceled++
@@ -86,8 +82,7 @@ func (h *history) snapshot(name, description string, interval time.Duration) Sta
 	s := Status{
 		Name: name, Description: description, Interval: interval,
 		Successes: h.successes, Errors: h.errors, Panics: h.panics, Canceled: h.canceled,
-		ConsecutiveFailures: h.streak,
-		LastError:           h.lastError, LastErrorAt: h.errorAt, HistorySize: len(h.runs),
+		LastError: h.lastError, LastErrorAt: h.errorAt, HistorySize: len(h.runs),
 	}
 	if h.last.Invocation != 0 {
 		last := h.last

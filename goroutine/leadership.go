@@ -201,6 +201,11 @@ func (r *PeriodicGoroutine) leadAndRun(st *loopState) {
 			}
 			continue
 		}
+		// A new term: the streak of failures (and the backoff) of the
+		// runs this replica made while it led before is not this
+		// term's.
+		st.failures = 0
+		r.streaks.set(st.index, 0)
 		// The shared schedule: no run before the last start any leader
 		// recorded plus the interval.
 		if last := lease.LastStart(); !last.IsZero() {

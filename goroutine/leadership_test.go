@@ -338,3 +338,44 @@ func TestLeaderElection_ClosedElectorEndsTheCampaign(t *testing.T) {
 		}
 	})
 }
+
+// A replica's streak of failures belongs to the term it made them in:
+// losing the lease (the cut-short run canceled) leaves it, and leading
+// again starts it from 0, before any run, so an old streak does not
+// alert on a replica that has not failed in this term.
+func TestLeaderElection_NewTermStartsANewFailureStreak(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t)
+		e := newFakeElector()
+		h := HandlerFunc(func(ctx context.Context) error {
+			if l, _ := LeaseFromContext(ctx); l.Term() == 1 {
+				return errors.New("term 1 fails")
+			}
+			<-ctx.Done()
+			return ctx.Err()
+		})
+		r := f.periodic(t.Context(), "streaky", 10*time.Second, h, WithLeaderElection(e))
+		go r.Start()
+		defer r.Stop()
+
+		first := newFakeLease(1, time.Time{})
+		e.grants <- first
+		time.Sleep(15 * time.Second) // runs at 0 and 10 fail
+		synctest.Wait()
+		if got := f.value(names.ConsecutiveFailures, "streaky"); got != 2 {
+			t.Fatalf("%s = %v after two failed runs, want 2", names.ConsecutiveFailures, got)
+		}
+		first.lose()
+		synctest.Wait()
+		if got, st := f.value(names.ConsecutiveFailures, "streaky"), r.Status().ConsecutiveFailures; got != 2 || st != 2 {
+			t.Errorf("following: %s = %v, Status %d, want 2 (kept)", names.ConsecutiveFailures, got, st)
+		}
+
+		// Term 2 is granted with its first run a whole interval away.
+		e.grants <- newFakeLease(2, time.Now())
+		synctest.Wait()
+		if got, st := f.value(names.ConsecutiveFailures, "streaky"), r.Status().ConsecutiveFailures; got != 0 || st != 0 {
+			t.Errorf("leading a new term: %s = %v, Status %d, want 0", names.ConsecutiveFailures, got, st)
+		}
+	})
+}

@@ -98,25 +98,20 @@ func (m *routineMetrics) release(deleteSeries bool) {
 }
 
 // observe records one finished invocation that ended at end. A sampled
-// invocation's duration sample carries its trace id as an exemplar. A
-// success ends a streak of failures; a canceled run neither ends nor
-// lengthens it.
+// invocation's duration sample carries its trace id as an exemplar.
 func (m *routineMetrics) observe(o Outcome, elapsed time.Duration, end time.Time, sc trace.SpanContext) {
 	var h prometheus.Observer
 	switch o {
 	case OutcomeSuccess:
 		h = m.success
 		m.lastSuccess.Set(float64(end.UnixNano()) / 1e9)
-		m.consecutiveFailures.Set(0)
 	case OutcomeError:
 		h = m.failure()
 		m.errors.Inc()
-		m.consecutiveFailures.Inc()
 	case OutcomePanic:
 		h = m.panicked()
 		m.errors.Inc()
 		m.panics.Inc()
-		m.consecutiveFailures.Inc()
 	case OutcomeCanceled:
 		h = m.canceled()
 	}
@@ -132,6 +127,46 @@ func observeDuration(h prometheus.Observer, elapsed time.Duration, sc trace.Span
 		return
 	}
 	h.(prometheus.ExemplarObserver).ObserveWithExemplar(elapsed.Seconds(), prometheus.Labels{metrics.ExemplarTraceIDLabel: sc.TraceID().String()})
+}
+
+// failureStreaks publishes the consecutive-failures gauge: the longest
+// streak of failed invocations among a routine's loops, so that a loop
+// failing on every run shows even while another one succeeds. Each loop
+// counts its own (loopState.failures, which also drives its backoff).
+type failureStreaks struct {
+	mu    sync.Mutex
+	loops []uint64
+	gauge prometheus.Gauge
+}
+
+func newFailureStreaks(gauge prometheus.Gauge) *failureStreaks {
+	return &failureStreaks{gauge: gauge}
+}
+
+// set records loop i's streak.
+func (f *failureStreaks) set(i int, n uint64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for len(f.loops) <= i {
+		f.loops = append(f.loops, 0)
+	}
+	f.loops[i] = n
+	f.gauge.Set(float64(f.longestLocked()))
+}
+
+// longest returns the longest streak among the loops.
+func (f *failureStreaks) longest() uint64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.longestLocked()
+}
+
+func (f *failureStreaks) longestLocked() uint64 {
+	var n uint64
+	for _, l := range f.loops {
+		n = max(n, l)
+	}
+	return n
 }
 
 // dueTimes publishes the next-run gauge: the earliest time at which one of

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -16,6 +17,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/routinely/routinely/internal/goid"
 	"github.com/routinely/routinely/observation"
 )
 
@@ -340,6 +342,74 @@ func TestPeriodic_CountsConsecutiveFailures(t *testing.T) {
 		}
 		if got := r.Status().ConsecutiveFailures; got != 1 {
 			t.Errorf("after a canceled run: Status().ConsecutiveFailures = %d, want 1", got)
+		}
+	})
+}
+
+// With several loops the gauge shows the longest streak among them: a loop
+// that fails on every run shows, even while another one succeeds on
+// every run.
+func TestPeriodic_ConsecutiveFailuresIsTheLongestStreakAmongLoops(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t)
+		var mu sync.Mutex
+		var broken uint64 // the goroutine of the loop that fails
+		h := HandlerFunc(func(context.Context) error {
+			mu.Lock()
+			if broken == 0 {
+				broken = goid.Get()
+			}
+			isBroken := goid.Get() == broken
+			mu.Unlock()
+			if isBroken {
+				return errors.New("this loop is broken")
+			}
+			time.Sleep(time.Second) // the healthy loop finishes last
+			return nil
+		})
+		r := f.periodic(t.Context(), "two-loops", 10*time.Second, h, WithConcurrency(2))
+		run(t, r, 45*time.Second) // each loop runs at 0, 10, 20, 30, 40
+		if got, st := f.value(names.ConsecutiveFailures, "two-loops"), r.Status().ConsecutiveFailures; got != 5 || st != 5 {
+			t.Errorf("%s = %v, Status %d, want 5: the broken loop's streak", names.ConsecutiveFailures, got, st)
+		}
+		if s := r.Status(); s.Successes != 5 || s.Errors != 5 {
+			t.Errorf("%d successes and %d errors, want 5 of each", s.Successes, s.Errors)
+		}
+	})
+}
+
+// An error the filter keeps out of metrics is a success: it ends the
+// streak too.
+func TestPeriodic_FilteredErrorEndsTheFailureStreak(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t)
+		expected := errors.New("not found")
+		calls := 0
+		h := HandlerFunc(func(context.Context) error {
+			calls++
+			if calls < 3 {
+				return errors.New("upstream down")
+			}
+			return expected
+		})
+		r := f.periodic(t.Context(), "filtered", 10*time.Second, h,
+			WithErrorFilter(func(err error) observation.ErrorFilterBehaviour {
+				if errors.Is(err, expected) {
+					return observation.EmitForNone
+				}
+				return observation.EmitForAll
+			}))
+		go r.Start()
+		defer r.Stop()
+		time.Sleep(15 * time.Second) // runs at 0 and 10 fail
+		synctest.Wait()
+		if got := f.value(names.ConsecutiveFailures, "filtered"); got != 2 {
+			t.Fatalf("%s = %v, want 2", names.ConsecutiveFailures, got)
+		}
+		time.Sleep(10 * time.Second) // the run at 20 returns the filtered error
+		synctest.Wait()
+		if got, st := f.value(names.ConsecutiveFailures, "filtered"), r.Status().ConsecutiveFailures; got != 0 || st != 0 {
+			t.Errorf("after a filtered error: %s = %v, Status %d, want 0", names.ConsecutiveFailures, got, st)
 		}
 	})
 }

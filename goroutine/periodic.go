@@ -69,6 +69,7 @@ type PeriodicGoroutine struct {
 	intervalNow atomic.Pointer[intervalState] // the interval in force
 	history     *history
 	due         *dueTimes
+	streaks     *failureStreaks
 	pool        *loopPool
 	leader      *leadership // nil unless WithLeaderElection
 	loops       sync.WaitGroup
@@ -169,6 +170,7 @@ func NewPeriodic(ctx context.Context, interval time.Duration, handler Handler, o
 		metrics:     m,
 		history:     newHistory(cfg.historySize),
 		due:         newDueTimes(m.nextRun),
+		streaks:     newFailureStreaks(m.consecutiveFailures),
 		pool:        newLoopPool(),
 		leader:      leader,
 		own:         make(map[uint64]int),
@@ -211,6 +213,7 @@ func (r *PeriodicGoroutine) Description() string { return r.description }
 // Status returns a snapshot of the routine's state and recent runs.
 func (r *PeriodicGoroutine) Status() Status {
 	s := r.history.snapshot(r.name, r.description, r.intervalNow.Load().d)
+	s.ConsecutiveFailures = r.streaks.longest()
 	if r.leader != nil {
 		s.Leadership = r.leader.snapshot()
 	}
@@ -323,7 +326,7 @@ type loopState struct {
 	index      int
 	grid       time.Time // the scheduled start, without jitter
 	fire       time.Time // when the next invocation starts
-	failures   int       // consecutive failed invocations
+	failures   uint64    // consecutive failed invocations (complete counts them)
 	unfinished bool      // an invocation ended with Goexit: schedule after it
 	ended      time.Time // when that invocation ended
 }
@@ -351,7 +354,7 @@ func (r *PeriodicGoroutine) runLoop(st *loopState) {
 	for {
 		if st.unfinished {
 			st.unfinished = false
-			r.schedule(st, true, st.ended)
+			r.schedule(st, st.ended)
 		}
 		if r.leader != nil {
 			r.leadAndRun(st)
@@ -380,7 +383,7 @@ func (r *PeriodicGoroutine) runSchedule(ctx context.Context, st *loopState, leas
 		if lease != nil && !r.recordStart(ctx, lease) {
 			return
 		}
-		failed, reinvoke, end := r.invoke(ctx, st)
+		reinvoke, end := r.invoke(ctx, st)
 		if ctx.Err() != nil {
 			return
 		}
@@ -388,22 +391,17 @@ func (r *PeriodicGoroutine) runSchedule(ctx context.Context, st *loopState, leas
 			// At once, off the grid; st.grid stays where the drain began,
 			// so that schedule, after the drain, picks the next grid
 			// point after it. The next iteration checks ctx first.
-			st.failures = 0
 			st.fire = end
 			runtime.Gosched() // a handler that always asks still lets others run
 			continue
 		}
-		r.schedule(st, failed, end)
+		r.schedule(st, end)
 	}
 }
 
-// schedule sets st.fire after an invocation that ended at end.
-func (r *PeriodicGoroutine) schedule(st *loopState, failed bool, end time.Time) {
-	if failed {
-		st.failures++
-	} else {
-		st.failures = 0
-	}
+// schedule sets st.fire after an invocation that ended at end, backing
+// off while the loop's last invocations failed.
+func (r *PeriodicGoroutine) schedule(st *loopState, end time.Time) {
 	if st.failures > 0 && r.cfg.backoffMax > 0 {
 		st.grid = end.Add(r.backoff(st.failures))
 		st.fire = st.grid
@@ -485,9 +483,9 @@ func (r *PeriodicGoroutine) jitter(interval time.Duration) time.Duration {
 }
 
 // backoff returns the wait after the given number of consecutive failures.
-func (r *PeriodicGoroutine) backoff(failures int) time.Duration {
+func (r *PeriodicGoroutine) backoff(failures uint64) time.Duration {
 	d := r.cfg.backoffInitial
-	for i := 1; i < failures && d < r.cfg.backoffMax; i++ {
+	for i := uint64(1); i < failures && d < r.cfg.backoffMax; i++ {
 		d *= 2
 	}
 	return min(d, r.cfg.backoffMax)
@@ -516,12 +514,11 @@ type invocation struct {
 	tl     observation.TraceLogger
 }
 
-// invoke runs the handler once, observed, and reports whether it failed,
-// whether it asked to be called again at once (ErrReinvokeImmediately)
+// invoke runs the handler once, observed, and reports whether it asked to be called again at once (ErrReinvokeImmediately)
 // and when it ended. A handler that calls runtime.Goexit ends the loop's
 // goroutine: its invocation is still recorded (as a panic, ErrGoexit),
 // and loop carries on from st on a new goroutine.
-func (r *PeriodicGoroutine) invoke(ctx context.Context, st *loopState) (failed, reinvoke bool, end time.Time) {
+func (r *PeriodicGoroutine) invoke(ctx context.Context, st *loopState) (reinvoke bool, end time.Time) {
 	inv := invocation{loop: ctx, n: r.invocations.Add(1)}
 	if r.cfg.timeout > 0 {
 		var cancel context.CancelFunc
@@ -540,20 +537,20 @@ func (r *PeriodicGoroutine) invoke(ctx context.Context, st *loopState) (failed, 
 	defer func() {
 		if !returned {
 			inv.err = goexitError()
-			_, _, st.ended = r.complete(&inv)
+			_, st.ended = r.complete(&inv, st)
 			st.unfinished = true
 		}
 	}()
 	inv.err = callRecovering(func() error { return r.handler.Handle(ctx) })
 	returned = true
-	return r.complete(&inv)
+	return r.complete(&inv, st)
 }
 
 // complete classifies a finished invocation, then observes it (span, log
 // line, metrics), records it in the history and notifies the handler's
 // ErrorHandler of a failure. ErrReinvokeImmediately is no error: the run
 // is classified, observed and recorded as if the handler returned nil.
-func (r *PeriodicGoroutine) complete(inv *invocation) (failed, reinvoke bool, end time.Time) {
+func (r *PeriodicGoroutine) complete(inv *invocation, st *loopState) (reinvoke bool, end time.Time) {
 	end = time.Now()
 	err, text := errtext.Safe(inv.err)
 	if err != nil && isReinvoke(err) {
@@ -568,11 +565,26 @@ func (r *PeriodicGoroutine) complete(inv *invocation) (failed, reinvoke bool, en
 	}
 
 	r.observe(inv, err, run, behaviour, reinvoke, end)
+	r.countFailures(st, o)
 	r.history.end(run, o.Failed() && r.cfg.backoffMax > 0)
 	if err != nil && behaviour != observation.EmitForNone {
 		r.notify(err)
 	}
-	return o.Failed(), reinvoke, end
+	return reinvoke, end
+}
+
+// countFailures keeps loop st's streak of failed invocations: a success
+// ends it, a failure lengthens it, a canceled run leaves it as it is.
+func (r *PeriodicGoroutine) countFailures(st *loopState, o Outcome) {
+	switch {
+	case o.Failed():
+		st.failures++
+	case o == OutcomeSuccess:
+		st.failures = 0
+	default:
+		return
+	}
+	r.streaks.set(st.index, st.failures)
 }
 
 // observe ends the invocation's span and log line and records its

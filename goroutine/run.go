@@ -161,8 +161,11 @@ type Status struct {
 	// apart, the metric counts every failure.
 	Successes, Errors, Panics, Canceled uint64
 	// ConsecutiveFailures is how many invocations failed (error or
-	// panic) in a row since the last success; a canceled run leaves it
-	// as it is. The routine_consecutive_failures gauge holds the same.
+	// panic) in a row: the longest such streak among the routine's loops
+	// (WithConcurrency), which a success ends and a canceled run leaves as
+	// it is. A singleton routine's streak starts at 0 with each term this
+	// replica leads. The routine_consecutive_failures gauge holds the
+	// same.
 	ConsecutiveFailures uint64
 	// RunningSince is when the invocation running now started (the most
 	// recent one when several loops run), or the zero time when none runs.

@@ -86,7 +86,7 @@ var (
 	}
 	RoutineConsecutiveFailures = RoutineMetric{
 		Suffix: RoutineConsecutiveFailuresSuffix, Type: Gauge, Labels: routineLabels,
-		Help: "Handler invocations of a routine that failed (error or panic) in a row since its last success; canceled invocations leave it as it is.",
+		Help: "Handler invocations of a routine that failed (error or panic) in a row, the longest streak among its loops: a success ends it, a canceled invocation leaves it as it is.",
 	}
 	RoutineInterval = RoutineMetric{
 		Suffix: RoutineIntervalSuffix, Type: Gauge, Labels: routineLabels,

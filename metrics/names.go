@@ -25,9 +25,10 @@ const (
 	// last successful invocation.
 	RoutineLastSuccessSuffix = "last_success_timestamp_seconds"
 	// RoutineConsecutiveFailuresSuffix names the gauge counting the
-	// invocations that failed (error or panic) in a row since the last
-	// success: it alerts on routines that run too rarely for an error
-	// ratio (an hourly or daily job).
+	// invocations that failed (error or panic) in a row, the longest
+	// streak among the routine's loops; a singleton routine's starts at 0
+	// with each term this replica leads. It alerts on routines that run
+	// too rarely for an error ratio (an hourly or daily job).
 	RoutineConsecutiveFailuresSuffix = "consecutive_failures"
 	// RoutineIntervalSuffix names the gauge holding the configured interval
 	// in seconds, so alerts can scale with it.
