@@ -151,26 +151,29 @@ func alertSpecs(c config, n names) []alertSpec {
 		alertSpec{
 			name:     AlertConsecutiveFailures,
 			severity: "warning",
-			expr: fmt.Sprintf("%s >= %d\nand on (%s)\n%s >= %s\nand on (%s)\n%s == 1\nunless on (%s)\n%s == 0",
-				n.ConsecutiveFailures, failureStreak, targetLabels, n.Interval, formatFloat(rareInterval.Seconds()), targetLabels, n.Up, targetLabels, n.Leader),
-			summary: "Routine {{ $labels.routine }} failed its last {{ $value }} runs.",
+			expr:     consecutiveFailuresExpr(n),
+			summary:  "Routine {{ $labels.routine }} failed its last {{ $value }} runs.",
 			description: fmt.Sprintf("The last {{ $value }} invocations of routine %s failed (error or panic) without a success between them. "+
-				"It runs every %s or less often, too rarely for the error-ratio alerts, so each failed run counts: the next attempt is an interval away.",
+				"Its runs are %s or more apart (its interval, or its backoff after failures), too rarely for the error-ratio alerts, so each failed run counts.",
 				where, model.Duration(rareInterval)),
-			meaning: fmt.Sprintf("The routine failed %d or more invocations in a row: `%s`, which counts errors and panics since the last success (0 after one; a run canceled by a stop leaves it as it is), is at least %d. "+
-				"Only routines whose interval (`%s`) is %s or longer are watched: those run too rarely for the error-ratio alerts, which need invocations inside their %s and %s windows, "+
-				"so without this alert an hourly or daily job could fail for days unseen. Routines that run more often page through `%s` and `%s` instead. "+
-				"A singleton routine's followers (`%s` is 0) keep the streak of the runs they made while they led and do not fire; a stopped routine (`%s` is 0) does not either, `%s` reports it.",
-				failureStreak, n.ConsecutiveFailures, failureStreak, n.Interval, model.Duration(rareInterval), burnWindows[0].short, burnWindows[1].short, AlertErrorRatioFastBurn, AlertErrorRatioSlowBurn, n.Leader, n.Up, AlertDown),
+			meaning: fmt.Sprintf("The routine failed %d or more invocations in a row: `%s`, the errors and panics since the last success (the longest such streak among the routine's loops), is at least %d. "+
+				"Only routines whose runs are %s or more apart are watched: their interval (`%s`) is that long, or their next run (`%s`) is that far away, as while a failing routine backs off. "+
+				"Those run too rarely for the error-ratio alerts, which need invocations inside their %s and %s windows, so without this alert an hourly or daily job could fail for days unseen. "+
+				"Routines that run more often page through `%s` and `%s` instead. "+
+				"The streak lives in the process: it starts at 0 when the process starts, a run canceled by a stop leaves it as it is, and a singleton routine's starts at 0 with each term the replica leads. "+
+				"So a job whose service is redeployed more often than it runs twice never reaches %d: alert on the job's own output for those. "+
+				"Followers of a singleton routine (`%s` is 0) do not fire, nor does a stopped routine (`%s` is 0, which `%s` reports).",
+				failureStreak, n.ConsecutiveFailures, failureStreak, model.Duration(rareInterval), n.Interval, n.NextRun, burnWindows[0].short, burnWindows[1].short,
+				AlertErrorRatioFastBurn, AlertErrorRatioSlowBurn, failureStreak, n.Leader, n.Up, AlertDown),
 			investigate: []string{
 				"Read the service's logs for the routine: every failed invocation logs one line at Error level with the routine name, the error, the duration and the trace id.",
 				"Open a failing invocation's trace (span `routine.<name>`): the error is recorded on the span, with the calls the handler made below it.",
-				fmt.Sprintf("On the **Routines** dashboard, the routine's row: **%s** shows the streak now, **%s** when the last success was.", panelRoutineFailures, panelRoutinePastDue),
+				fmt.Sprintf("On the **Routines** dashboard, the routine's row: **%s** shows the streak now, **%s** how long since the last success and when the next run is due.", panelRoutineFailures, panelRoutinePastDue),
 			},
 			act: []string{
-				"Fix the cause (a dependency down, bad data, a deploy that broke the job), then, if the work cannot wait for the next interval, run it once by hand or restart the service so the routine runs at start.",
+				"Fix the cause (a dependency down, bad data, a deploy that broke the job). If the work cannot wait for the next run, run it once by hand: restarting the service does not always run it sooner (a singleton routine keeps its shared schedule, and `WithInitialDelay` delays the first run).",
 				"If the failures are expected and harmless, filter them with `goroutine.WithErrorFilter` so they count as successes, rather than silencing the alert.",
-				"The alert resolves with the routine's next successful run.",
+				"The alert resolves with the routine's next successful run; it also clears, without one, when the process restarts, the routine stops or, for a singleton, the replica stops leading: check the next run's outcome before closing the ticket.",
 			},
 		},
 		alertSpec{

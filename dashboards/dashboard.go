@@ -476,13 +476,13 @@ func (b *panels) perRoutine() []cog.Builder[dashboard.Panel] {
 		b.stat(panelSpec{
 			title: panelRoutineFailures,
 			description: fmt.Sprintf("Invocations of this routine that failed (errors, panics included) and that panicked in the dashboard's time range, summed over instances; "+
-				"and the longest streak of failed invocations in a row now, over instances (0 once a run succeeds; %s fires at %d for routines that run every %s or less often).",
+				"and the longest streak of failed invocations in a row now, over the instances where the routine is up and, for a singleton, leads (0 once a run succeeds; %s fires at %d for routines whose runs are %s or more apart).",
 				AlertConsecutiveFailures, failureStreak, model.Duration(rareInterval)),
 			unit: units.Short, width: 4, height: 8, thresholds: thresholds("green", step{value: 1, color: "red"}),
 			queries: []query{
 				{expr: fmt.Sprintf("sum(increase(%s[$__range]))", sel(n.HandlerErrors)), legend: "errors"},
 				{expr: fmt.Sprintf("sum(increase(%s[$__range]))", sel(n.HandlerPanics)), legend: "panics"},
-				{expr: fmt.Sprintf("max(%s)", sel(n.ConsecutiveFailures)), legend: "failed in a row"},
+				{expr: fmt.Sprintf("max(%s and on (%s) %s == 1 unless on (%s) %s == 0)", sel(n.ConsecutiveFailures), targetLabels, sel(n.Up), targetLabels, sel(n.Leader)), legend: "failed in a row"},
 			},
 		}),
 	}

@@ -45,14 +45,15 @@ const (
 )
 
 // failureStreak is how many invocations in a row must fail for
-// RoutineConsecutiveFailures to fire, for routines whose interval is at
-// least rareInterval: those that run too rarely for the error-ratio
+// RoutineConsecutiveFailures to fire, for routines whose runs are at
+// least rareInterval apart: those that run too rarely for the error-ratio
 // alerts, which need invocations in their short windows (the slow burn's
 // is 30m). Routines that run more often are the burn-rate alerts' job.
 const failureStreak = 2
 
-// rareInterval is the shortest interval RoutineConsecutiveFailures
-// watches: the slow burn's short window.
+// rareInterval is the shortest spacing of runs (interval, or wait until
+// the next run) RoutineConsecutiveFailures watches: the slow burn's short
+// window.
 var rareInterval = time.Duration(burnWindows[1].short)
 
 // stallIntervals is how many intervals past its due time a routine's next

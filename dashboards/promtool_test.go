@@ -394,9 +394,13 @@ func alertScenarios(t *testing.T) map[string]promtoolTest {
 		// minute 70 fails too, its run at minute 100 succeeds. "minutely"
 		// fails every run for 50 minutes: the burn-rate alerts' job.
 		// "half-hourly" sits at the interval the alert starts watching
-		// and fails twice. "follower" failed its last 3 runs while it led
-		// and follows now; "stopped" failed twice and was stopped. Only
-		// hourly and half-hourly fire.
+		// and fails twice. "leading" is a singleton's leader whose runs
+		// fail from minute 40. "backing-off-far" runs every minute but
+		// has backed off to a next run 40 minutes away after 6 failures;
+		// "backing-off-near" waits 5 minutes after 4. "follower" failed
+		// its last 3 runs while it led and follows now; "stopped" failed
+		// twice and was stopped. Only hourly, half-hourly, leading and
+		// backing-off-far fire.
 		dashboards.AlertConsecutiveFailures: {
 			InputSeries: concat(healthy(),
 				streak("hourly", 3600, always, nil, func(m int) float64 {
@@ -412,20 +416,38 @@ func alertScenarios(t *testing.T) map[string]promtoolTest {
 				}),
 				streak("minutely", 60, always, nil, func(m int) float64 { return float64(min(m, 50)) }),
 				streak("half-hourly", 1800, always, nil, func(m int) float64 { return float64(min(m/30, 2)) }),
+				streak("leading", 3600, always, func(int) float64 { return 1 }, func(m int) float64 {
+					if m >= 40 {
+						return 2
+					}
+					return 0
+				}),
+				streak("backing-off-far", 60, always, nil, func(int) float64 { return 6 }),
+				[]inputSeries{{series(names.NextRun, "backing-off-far"), perMinute(func(m int) float64 { return float64((m + 40) * 60) })}},
+				streak("backing-off-near", 60, always, nil, func(int) float64 { return 4 }),
+				[]inputSeries{{series(names.NextRun, "backing-off-near"), perMinute(func(m int) float64 { return float64((m + 5) * 60) })}},
 				streak("follower", 3600, always, func(m int) float64 { return 0 }, func(int) float64 { return 3 }),
 				streak("stopped", 3600, func(m int) bool { return m < 5 }, nil, func(int) float64 { return 2 }),
 			),
 			AlertRuleTest: []alertTest{
-				{EvalTime: "30m", Alertname: dashboards.AlertConsecutiveFailures}, // hourly failed once
+				{EvalTime: "30m", Alertname: dashboards.AlertConsecutiveFailures, ExpAlerts: []expAlert{
+					firing(t, dashboards.AlertConsecutiveFailures, "backing-off-far", "6"),
+				}}, // hourly failed once
 				{EvalTime: "60m", Alertname: dashboards.AlertConsecutiveFailures, ExpAlerts: []expAlert{
+					firing(t, dashboards.AlertConsecutiveFailures, "backing-off-far", "6"),
 					firing(t, dashboards.AlertConsecutiveFailures, "half-hourly", "2"),
+					firing(t, dashboards.AlertConsecutiveFailures, "leading", "2"),
 				}},
 				{EvalTime: "75m", Alertname: dashboards.AlertConsecutiveFailures, ExpAlerts: []expAlert{
-					firing(t, dashboards.AlertConsecutiveFailures, "hourly", "2"),
+					firing(t, dashboards.AlertConsecutiveFailures, "backing-off-far", "6"),
 					firing(t, dashboards.AlertConsecutiveFailures, "half-hourly", "2"),
+					firing(t, dashboards.AlertConsecutiveFailures, "hourly", "2"),
+					firing(t, dashboards.AlertConsecutiveFailures, "leading", "2"),
 				}},
 				{EvalTime: "105m", Alertname: dashboards.AlertConsecutiveFailures, ExpAlerts: []expAlert{
+					firing(t, dashboards.AlertConsecutiveFailures, "backing-off-far", "6"),
 					firing(t, dashboards.AlertConsecutiveFailures, "half-hourly", "2"),
+					firing(t, dashboards.AlertConsecutiveFailures, "leading", "2"),
 				}}, // hourly succeeded at 100
 			},
 		},

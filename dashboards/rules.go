@@ -103,8 +103,9 @@ const (
 //     the error-ratio alerts.
 //   - RoutineDown (warning, for 5m): routine_up is 0 while the process is
 //     scraped.
-//   - RoutineConsecutiveFailures (warning, no for): a routine whose
-//     interval is 30m or longer failed its last 2 invocations or more
+//   - RoutineConsecutiveFailures (warning, no for): a routine whose runs
+//     are 30m or more apart (its interval, or its next run that far away
+//     while it backs off) failed its last 2 invocations or more
 //     (routine_consecutive_failures), while up and not a follower
 //     (routine_leader is not 0): an hourly or daily job that fails, which
 //     runs too rarely for the error-ratio alerts to see.
@@ -118,8 +119,9 @@ const (
 // and routine; RoutineWithoutLeader is per job and routine, as the leader
 // is one instance among several. Error-ratio
 // alerts need invocations in both windows, so a routine whose interval is
-// longer than 5m cannot fire the fast burn, and one whose interval is
-// 30m or longer fires neither: RoutineConsecutiveFailures covers those.
+// longer than 5m cannot fire the fast burn, and one whose runs are 30m or
+// more apart seldom has a run in the slow burn's 30m window:
+// RoutineConsecutiveFailures covers those.
 func AlertRules(opts ...Option) (RuleFile, error) {
 	c, err := newConfig(opts)
 	if err != nil {
@@ -227,3 +229,15 @@ func scale(d time.Duration, factor float64) time.Duration {
 
 // anchor is the Markdown heading fragment of an alert's runbook section.
 func anchor(alert string) string { return strings.ToLower(alert) }
+
+// consecutiveFailuresExpr is RoutineConsecutiveFailures' expression: the
+// streak, for routines whose runs are rareInterval or more apart (by
+// their interval, or by their next run as of the last scrape), up, and
+// not a follower. Its value is the streak.
+func consecutiveFailuresExpr(n names) string {
+	rare := formatFloat(rareInterval.Seconds())
+	return fmt.Sprintf("%s >= %d\nand on (%s)\n(\n  %s >= %s\n  or\n  %s - timestamp(%s) >= %s\n)\nand on (%s)\n%s == 1\nunless on (%s)\n%s == 0",
+		n.ConsecutiveFailures, failureStreak, targetLabels,
+		n.Interval, rare, n.NextRun, n.NextRun, rare,
+		targetLabels, n.Up, targetLabels, n.Leader)
+}
