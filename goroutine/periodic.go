@@ -514,8 +514,8 @@ type invocation struct {
 	tl     observation.TraceLogger
 }
 
-// invoke runs the handler once, observed, and reports whether it asked to be called again at once (ErrReinvokeImmediately)
-// and when it ended. A handler that calls runtime.Goexit ends the loop's
+// invoke runs the handler once, observed, and reports whether it asked
+// to be called again at once (ErrReinvokeImmediately) and when it ended. A handler that calls runtime.Goexit ends the loop's
 // goroutine: its invocation is still recorded (as a panic, ErrGoexit),
 // and loop carries on from st on a new goroutine.
 func (r *PeriodicGoroutine) invoke(ctx context.Context, st *loopState) (reinvoke bool, end time.Time) {
@@ -579,10 +579,10 @@ func (r *PeriodicGoroutine) countFailures(st *loopState, o Outcome) {
 	switch {
 	case o.Failed():
 		st.failures++
-	case o == OutcomeSuccess:
+	case o == OutcomeSuccess && st.failures > 0:
 		st.failures = 0
 	default:
-		return
+		return // canceled, or a success after a success: nothing changes
 	}
 	r.streaks.set(st.index, st.failures)
 }
