@@ -38,7 +38,7 @@ func WithConcurrencyFunc(f func() int) Option {
 
 // loopPool says which of a routine's handler loops are wanted: loop i is
 // while i < n. Loops are numbered from 0; slot i has at most one goroutine
-// at a time, so the index names the loop (in dueTimes too).
+// at a time, so the index names the loop (in the perLoop gauges too).
 type loopPool struct {
 	mu      sync.Mutex
 	n       int           // loops wanted
@@ -94,7 +94,8 @@ func (r *PeriodicGoroutine) resize(n int, fire time.Time) {
 }
 
 // exit reports whether loop i, retired, may exit, and then frees its slot
-// and its next-run entry. It returns false when the loop is wanted again.
+// and its entries in the perLoop gauges. It returns false when the loop
+// is wanted again.
 func (r *PeriodicGoroutine) exit(i int) bool {
 	p := r.pool
 	p.mu.Lock()
@@ -103,7 +104,7 @@ func (r *PeriodicGoroutine) exit(i int) bool {
 		return false
 	}
 	p.alive[i] = false
-	r.due.clear(i) // before another goroutine may take the slot
+	r.due.set(i, time.Time{}) // no run due, before another goroutine may take the slot
 	r.streaks.set(i, 0)
 	return true
 }

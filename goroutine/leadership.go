@@ -189,7 +189,7 @@ func (r *PeriodicGoroutine) campaign() {
 // retired.
 func (r *PeriodicGoroutine) leadAndRun(st *loopState) {
 	for {
-		r.due.clear(st.index)
+		r.due.set(st.index, time.Time{}) // no run due while following
 		retired, changed := r.pool.watch(st.index)
 		if retired {
 			return

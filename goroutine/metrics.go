@@ -129,94 +129,68 @@ func observeDuration(h prometheus.Observer, elapsed time.Duration, sc trace.Span
 	h.(prometheus.ExemplarObserver).ObserveWithExemplar(elapsed.Seconds(), prometheus.Labels{metrics.ExemplarTraceIDLabel: sc.TraceID().String()})
 }
 
-// failureStreaks publishes the consecutive-failures gauge: the longest
-// streak of failed invocations among a routine's loops, so that a loop
-// failing on every run shows even while another one succeeds. Each loop
-// counts its own (loopState.failures, which also drives its backoff).
-type failureStreaks struct {
-	mu    sync.Mutex
-	loops []uint64
-	gauge prometheus.Gauge
+// perLoop holds one value per handler loop of a routine and publishes
+// them, reduced by summary, as one gauge: the next-run gauge from each
+// loop's due time (earliestDue), the consecutive-failures gauge from each
+// loop's streak (longestStreak). It grows with the highest loop index
+// seen (at most MaxConcurrency).
+type perLoop[T any] struct {
+	mu      sync.Mutex
+	loops   []T
+	gauge   prometheus.Gauge
+	summary func([]T) float64
 }
 
-func newFailureStreaks(gauge prometheus.Gauge) *failureStreaks {
-	return &failureStreaks{gauge: gauge}
+func newPerLoop[T any](gauge prometheus.Gauge, summary func([]T) float64) *perLoop[T] {
+	return &perLoop[T]{gauge: gauge, summary: summary}
 }
 
-// set records loop i's streak.
-func (f *failureStreaks) set(i int, n uint64) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for len(f.loops) <= i {
-		f.loops = append(f.loops, 0)
+// set records loop i's value and publishes the summary.
+func (p *perLoop[T]) set(i int, v T) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for len(p.loops) <= i {
+		var zero T
+		p.loops = append(p.loops, zero)
 	}
-	f.loops[i] = n
-	f.gauge.Set(float64(f.longestLocked()))
+	p.loops[i] = v
+	p.gauge.Set(p.summary(p.loops))
 }
 
-// longest returns the longest streak among the loops.
-func (f *failureStreaks) longest() uint64 {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.longestLocked()
+// value returns the summary the gauge shows.
+func (p *perLoop[T]) value() float64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.summary(p.loops)
 }
 
-func (f *failureStreaks) longestLocked() uint64 {
-	var n uint64
-	for _, l := range f.loops {
-		n = max(n, l)
-	}
-	return n
-}
-
-// dueTimes publishes the next-run gauge: the earliest time at which one of
-// a routine's loops is due to start an invocation. It grows with the
-// highest loop index seen (at most MaxConcurrency).
-type dueTimes struct {
-	mu    sync.Mutex
-	loops []time.Time
-	gauge prometheus.Gauge
-}
-
-func newDueTimes(gauge prometheus.Gauge) *dueTimes {
-	return &dueTimes{gauge: gauge}
-}
-
-// set records when loop i starts its next invocation.
-func (d *dueTimes) set(i int, t time.Time) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	for len(d.loops) <= i {
-		d.loops = append(d.loops, time.Time{})
-	}
-	d.loops[i] = t
-	d.publish()
-}
-
-// clear records that loop i has no run due: a singleton routine's loop
-// while another replica leads, or a loop that exited. With no loop due,
-// the gauge is 0.
-func (d *dueTimes) clear(i int) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if i < len(d.loops) {
-		d.loops[i] = time.Time{}
-	}
-	d.publish()
-}
-
-func (d *dueTimes) publish() {
+// earliestDue is the next-run gauge: the earliest time at which one of
+// the loops is due to start an invocation, in unix seconds, or 0 when
+// none is (a loop with no run due holds the zero time: a singleton
+// routine's loop while another replica leads, or a loop that exited).
+func earliestDue(loops []time.Time) float64 {
 	var earliest time.Time
-	for _, u := range d.loops {
+	for _, u := range loops {
 		if !u.IsZero() && (earliest.IsZero() || u.Before(earliest)) {
 			earliest = u
 		}
 	}
 	if earliest.IsZero() {
-		d.gauge.Set(0)
-		return
+		return 0
 	}
-	d.gauge.Set(float64(earliest.UnixNano()) / 1e9)
+	return float64(earliest.UnixNano()) / 1e9
+}
+
+// longestStreak is the consecutive-failures gauge: the longest streak of
+// failed invocations among the loops, so that a loop failing on every run
+// shows even while another one succeeds. Each loop counts its own
+// (loopState.failures, which also drives its backoff).
+func longestStreak(loops []uint64) float64 {
+	var n uint64
+	for _, l := range loops {
+		n = max(n, l)
+	}
+	return float64(n)
 }
 
 // newRoutineMetrics registers the routine metric contract's collectors with

@@ -68,8 +68,8 @@ type PeriodicGoroutine struct {
 	invocations atomic.Uint64
 	intervalNow atomic.Pointer[intervalState] // the interval in force
 	history     *history
-	due         *dueTimes
-	streaks     *failureStreaks
+	due         *perLoop[time.Time] // next-run gauge
+	streaks     *perLoop[uint64]    // consecutive-failures gauge
 	pool        *loopPool
 	leader      *leadership // nil unless WithLeaderElection
 	loops       sync.WaitGroup
@@ -169,8 +169,8 @@ func NewPeriodic(ctx context.Context, interval time.Duration, handler Handler, o
 		cfg:         cfg,
 		metrics:     m,
 		history:     newHistory(cfg.historySize),
-		due:         newDueTimes(m.nextRun),
-		streaks:     newFailureStreaks(m.consecutiveFailures),
+		due:         newPerLoop(m.nextRun, earliestDue),
+		streaks:     newPerLoop(m.consecutiveFailures, longestStreak),
 		pool:        newLoopPool(),
 		leader:      leader,
 		own:         make(map[uint64]int),
@@ -213,7 +213,7 @@ func (r *PeriodicGoroutine) Description() string { return r.description }
 // Status returns a snapshot of the routine's state and recent runs.
 func (r *PeriodicGoroutine) Status() Status {
 	s := r.history.snapshot(r.name, r.description, r.intervalNow.Load().d)
-	s.ConsecutiveFailures = r.streaks.longest()
+	s.ConsecutiveFailures = uint64(r.streaks.value())
 	if r.leader != nil {
 		s.Leadership = r.leader.snapshot()
 	}
