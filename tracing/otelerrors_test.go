@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel"
 
 	"github.com/routinely/routinely/internal/promtest"
+	"github.com/routinely/routinely/internal/testenv"
 	"github.com/routinely/routinely/metrics"
 	"github.com/routinely/routinely/observation"
 )
@@ -33,7 +34,7 @@ func captureStderr(t *testing.T) func() string {
 	os.Stderr = w
 	var logBuf bytes.Buffer
 	var mu sync.Mutex
-	stdlog.SetOutput(&lockedWriter{mu: &mu, w: &logBuf})
+	stdlog.SetOutput(&testenv.LockedWriter{Mu: &mu, W: &logBuf})
 
 	var pipeBuf bytes.Buffer
 	done := make(chan struct{})
@@ -58,17 +59,6 @@ func captureStderr(t *testing.T) func() string {
 	}
 	t.Cleanup(func() { stop() })
 	return stop
-}
-
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 // otelErrors reads routinely_otel_errors_total{kind} from reg.

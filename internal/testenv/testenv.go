@@ -4,8 +4,10 @@
 package testenv
 
 import (
+	"io"
 	"os"
 	"os/exec"
+	"sync"
 	"testing"
 )
 
@@ -54,4 +56,19 @@ func ChildCommand(mode, run string) *exec.Cmd {
 func RunChild(t testing.TB) ([]byte, error) {
 	t.Helper()
 	return ChildCommand("main", "^$").Output()
+}
+
+// LockedWriter writes to W holding Mu, so that a test can read what a
+// child process or a logger writes, under the same mutex, while it
+// writes.
+type LockedWriter struct {
+	Mu *sync.Mutex
+	W  io.Writer
+}
+
+// Write writes p to W while holding Mu.
+func (l *LockedWriter) Write(p []byte) (int, error) {
+	l.Mu.Lock()
+	defer l.Mu.Unlock()
+	return l.W.Write(p)
 }

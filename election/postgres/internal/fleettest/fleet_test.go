@@ -20,6 +20,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/routinely/routinely/internal/testenv"
 )
 
 // fleet is the set-up of one test: its tables, its routine and the
@@ -104,7 +106,7 @@ func (f *fleet) start(id string) *replica {
 	// A replica outlives no test binary that dies without cleaning up.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	r := &replica{id: id, cmd: cmd, changed: make(chan struct{}), exited: make(chan struct{})}
-	cmd.Stderr = &lockedWriter{mu: &r.mu, w: &r.stderr}
+	cmd.Stderr = &testenv.LockedWriter{Mu: &r.mu, W: &r.stderr}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -130,17 +132,6 @@ func (f *fleet) start(id string) *replica {
 	f.replicas[id] = r
 	r.waitLine(t, regexp.MustCompile(`^ready$`), time.Time{}, 30*time.Second)
 	return r
-}
-
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  io.Writer
-}
-
-func (w *lockedWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.w.Write(p)
 }
 
 func (r *replica) read(stdout io.Reader) {
