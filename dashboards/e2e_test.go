@@ -59,13 +59,7 @@ func TestEndToEnd_PrometheusScrapingTheService(t *testing.T) {
 
 	serviceAddr := startTestService(t, ctx, exec.Command(service, "-addr", "127.0.0.1:0", "-interval", "200ms"))
 	rulesPath := writeFastRules(t, dir)
-	promURL := startPrometheus(t, promBin, dir, serviceAddr, rulesPath)
-	api := &promAPI{base: promURL, client: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second}}
-
-	poll(t, ctx, "Prometheus to be ready", func() (bool, string) {
-		status, body, err := api.get("/-/ready", nil)
-		return err == nil && status == http.StatusOK, fmt.Sprint(status, " ", body, " ", err)
-	})
+	api := startPrometheus(t, ctx, promBin, dir, serviceAddr, rulesPath)
 
 	// Every panel query returns data, for both routines where it is by routine.
 	for _, q := range panelQueries(t) {
@@ -250,8 +244,8 @@ func withoutFor(f dashboards.RuleFile) dashboards.RuleFile {
 
 // startPrometheus starts a Prometheus server on a free loopback port,
 // scraping target every second and evaluating rules, if any, every second,
-// with the extra flags, and returns its base URL.
-func startPrometheus(t *testing.T, bin, dir, target, rules string, flags ...string) string {
+// with the extra flags, waits until it is ready and returns its HTTP API.
+func startPrometheus(t *testing.T, ctx context.Context, bin, dir, target, rules string, flags ...string) *promAPI {
 	t.Helper()
 	ruleFiles := ""
 	if rules != "" {
@@ -280,7 +274,12 @@ func startPrometheus(t *testing.T, bin, dir, target, rules string, flags ...stri
 		"--storage.tsdb.path=" + filepath.Join(dir, "tsdb"),
 		"--web.listen-address=" + addr,
 	}, flags...)...), "prometheus")
-	return "http://" + addr
+	api := &promAPI{base: "http://" + addr, client: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second}}
+	poll(t, ctx, "Prometheus to be ready", func() (bool, string) {
+		status, body, err := api.get("/-/ready", nil)
+		return err == nil && status == http.StatusOK, fmt.Sprint(status, " ", body, " ", err)
+	})
+	return api
 }
 
 // start starts cmd and has it killed and waited for when the test ends,

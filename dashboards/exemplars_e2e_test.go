@@ -50,13 +50,7 @@ func TestEndToEnd_ExemplarsAreTheTraceIDsOfExportedSpans(t *testing.T) {
 	// of the tracing set-up is explicit flags, not OTEL_* variables.
 	cmd.Env = append(os.Environ(), "OTEL_BSP_SCHEDULE_DELAY=100")
 	serviceAddr := startTestService(t, ctx, cmd)
-	promURL := startPrometheus(t, promBin, dir, serviceAddr, "", "--enable-feature=exemplar-storage")
-	api := &promAPI{base: promURL, client: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second}}
-
-	poll(t, ctx, "Prometheus to be ready", func() (bool, string) {
-		status, body, err := api.get("/-/ready", nil)
-		return err == nil && status == http.StatusOK, fmt.Sprint(status, " ", body, " ", err)
-	})
+	api := startPrometheus(t, ctx, promBin, dir, serviceAddr, "", "--enable-feature=exemplar-storage")
 
 	// What Grafana sends for each duration query with exemplar: true:
 	// its expression, to /api/v1/query_exemplars over the time range.

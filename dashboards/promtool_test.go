@@ -195,15 +195,21 @@ func counting(routine string, fails, panics func(minute int) bool) []inputSeries
 // minute, the time of its last success and the time its next run is due.
 func gauges(routine string, up func(int) bool, lastSuccess, nextRun func(int) float64) []inputSeries {
 	return []inputSeries{
-		{series(names.Up, routine), perMinute(func(m int) float64 {
-			if up(m) {
-				return 1
-			}
-			return 0
-		})},
+		{series(names.Up, routine), perMinute(oneWhen(up))},
 		{series(names.Interval, routine), perMinute(func(int) float64 { return 60 })},
 		{series(names.LastSuccess, routine), perMinute(lastSuccess)},
 		{series(names.NextRun, routine), perMinute(nextRun)},
+	}
+}
+
+// oneWhen is a 0/1 gauge that is 1 in the minutes pred says: routine_up
+// from whether the routine is up.
+func oneWhen(pred func(minute int) bool) func(minute int) float64 {
+	return func(m int) float64 {
+		if pred(m) {
+			return 1
+		}
+		return 0
 	}
 }
 
@@ -468,12 +474,7 @@ func alertScenarios(t *testing.T) map[string]promtoolTest {
 // when not nil, is its routine_leader.
 func streak(routine string, interval float64, up func(int) bool, leader, failures func(int) float64) []inputSeries {
 	out := []inputSeries{
-		{series(names.Up, routine), perMinute(func(m int) float64 {
-			if up(m) {
-				return 1
-			}
-			return 0
-		})},
+		{series(names.Up, routine), perMinute(oneWhen(up))},
 		{series(names.Interval, routine), perMinute(func(int) float64 { return interval })},
 		{series(names.ConsecutiveFailures, routine), perMinute(failures)},
 	}
@@ -527,12 +528,7 @@ func singleton(routine string, from int, interval float64, up func(int) bool, le
 			})
 		}
 		out = append(out,
-			inputSeries{s(names.Up), gauge(func(m int) float64 {
-				if up(m) {
-					return 1
-				}
-				return 0
-			})},
+			inputSeries{s(names.Up), gauge(oneWhen(up))},
 			inputSeries{s(names.Interval), gauge(func(int) float64 { return interval })},
 			inputSeries{s(names.Leader), gauge(func(m int) float64 {
 				if strings.Contains(leader(m), inst[:1]) {
