@@ -37,15 +37,24 @@ func otelErrorCount(t *testing.T, reg prometheus.Gatherer, kind string) float64 
 	return promtest.Value(t, reg, metrics.OTelErrorsName, metrics.OTelErrorKindLabel, kind)
 }
 
-const exportErr = `traces export: Post "http://127.0.0.1:1/v1/traces": dial tcp 127.0.0.1:1: connect: connection refused`
-
-func TestOTelErrorHandlerBurstLogsOneLinePerKindAndCountsAll(t *testing.T) {
+// newCapturedHandler returns a handler with the given interval between
+// lines of a kind, logging to a captured logger, with its registry and
+// the function that returns (and clears) the captured lines.
+func newCapturedHandler(t *testing.T, interval time.Duration) (*observation.OTelErrorHandler, *prometheus.Registry, func() logtest.CapturedLogs) {
+	t.Helper()
 	logger, exportLogs := logtest.Captured(t)
 	reg := prometheus.NewRegistry()
-	h, err := observation.NewOTelErrorHandler(logger, reg, 10*time.Second)
+	h, err := observation.NewOTelErrorHandler(logger, reg, interval)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return h, reg, exportLogs
+}
+
+const exportErr = `traces export: Post "http://127.0.0.1:1/v1/traces": dial tcp 127.0.0.1:1: connect: connection refused`
+
+func TestOTelErrorHandlerBurstLogsOneLinePerKindAndCountsAll(t *testing.T) {
+	h, reg, exportLogs := newCapturedHandler(t, 10*time.Second)
 	clock := newFakeClock()
 	observation.SetOTelErrorClock(h, clock.Now)
 
@@ -90,12 +99,7 @@ func TestOTelErrorHandlerBurstLogsOneLinePerKindAndCountsAll(t *testing.T) {
 }
 
 func TestOTelErrorHandlerLogsAgainAfterIntervalWithSuppressedCount(t *testing.T) {
-	logger, exportLogs := logtest.Captured(t)
-	reg := prometheus.NewRegistry()
-	h, err := observation.NewOTelErrorHandler(logger, reg, 10*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h, reg, exportLogs := newCapturedHandler(t, 10*time.Second)
 	clock := newFakeClock()
 	observation.SetOTelErrorClock(h, clock.Now)
 
@@ -166,12 +170,7 @@ type typedNilErr struct{ msg string }
 func (e *typedNilErr) Error() string { return e.msg }
 
 func TestOTelErrorHandlerSurvivesHostileErrors(t *testing.T) {
-	logger, exportLogs := logtest.Captured(t)
-	reg := prometheus.NewRegistry()
-	h, err := observation.NewOTelErrorHandler(logger, reg, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h, reg, exportLogs := newCapturedHandler(t, 0)
 	h.Handle(nil) // ignored
 	var nilErr *typedNilErr
 	h.Handle(nilErr)
@@ -184,12 +183,7 @@ func TestOTelErrorHandlerSurvivesHostileErrors(t *testing.T) {
 }
 
 func TestOTelErrorHandlerInternalLogger(t *testing.T) {
-	logger, exportLogs := logtest.Captured(t)
-	reg := prometheus.NewRegistry()
-	h, err := observation.NewOTelErrorHandler(logger, reg, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h, reg, exportLogs := newCapturedHandler(t, 0)
 	l := observation.OTelLogr(h).WithName("sdk").WithValues("component", "bsp")
 	l.Error(errors.New("boom"), "failed to do it", "count", 3)
 	l.Error(errors.New(exportErr), "exporting")
