@@ -482,7 +482,7 @@ func (b *panels) perRoutine() []cog.Builder[dashboard.Panel] {
 			queries: []query{
 				{expr: fmt.Sprintf("sum(increase(%s[$__range]))", sel(n.HandlerErrors)), legend: "errors"},
 				{expr: fmt.Sprintf("sum(increase(%s[$__range]))", sel(n.HandlerPanics)), legend: "panics"},
-				{expr: fmt.Sprintf("max(%s and on (%s) %s == 1 unless on (%s) %s == 0)", sel(n.ConsecutiveFailures), targetLabels, sel(n.Up), targetLabels, sel(n.Leader)), legend: "failed in a row"},
+				{expr: fmt.Sprintf("max(\n%s\n)", runningHere(sel(n.ConsecutiveFailures), sel(n.Up), sel(n.Leader))), legend: "failed in a row"},
 			},
 		}),
 	}

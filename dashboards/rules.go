@@ -236,8 +236,14 @@ func anchor(alert string) string { return strings.ToLower(alert) }
 // not a follower. Its value is the streak.
 func consecutiveFailuresExpr(n names) string {
 	rare := formatFloat(rareInterval.Seconds())
-	return fmt.Sprintf("%s >= %d\nand on (%s)\n(\n  %s >= %s\n  or\n  %s - timestamp(%s) >= %s\n)\nand on (%s)\n%s == 1\nunless on (%s)\n%s == 0",
+	return runningHere(fmt.Sprintf("%s >= %d\nand on (%s)\n(\n  %s >= %s\n  or\n  %s - timestamp(%s) >= %s\n)",
 		n.ConsecutiveFailures, failureStreak, targetLabels,
-		n.Interval, rare, n.NextRun, n.NextRun, rare,
-		targetLabels, n.Up, targetLabels, n.Leader)
+		n.Interval, rare, n.NextRun, n.NextRun, rare), n.Up, n.Leader)
+}
+
+// runningHere keeps the series of expr whose routine is up on their
+// instance and is not a follower there (a singleton's leader, or no
+// leader election at all), given the up and leader series' selectors.
+func runningHere(expr, up, leader string) string {
+	return fmt.Sprintf("%s\nand on (%s)\n%s == 1\nunless on (%s)\n%s == 0", expr, targetLabels, up, targetLabels, leader)
 }
