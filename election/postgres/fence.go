@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -25,17 +26,12 @@ import (
 // The same check fits in a single statement; see the package
 // documentation.
 func (e *Elector) Fence(ctx context.Context, tx pgx.Tx, name string, term uint64) error {
-	rows, err := tx.Query(ctx, e.q.fence, name, int64(term))
-	if err != nil {
+	var one int
+	switch err := tx.QueryRow(ctx, e.q.fence, name, int64(term)).Scan(&one); {
+	case errors.Is(err, pgx.ErrNoRows):
+		return leaseLost(name, term)
+	case err != nil:
 		return fmt.Errorf("postgres: fence %q (term %d): %w", name, term, err)
-	}
-	found := rows.Next()
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("postgres: fence %q (term %d): %w", name, term, err)
-	}
-	if !found {
-		return fmt.Errorf("%w: routine %q, term %d", ErrLeaseLost, name, term)
 	}
 	return nil
 }

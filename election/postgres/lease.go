@@ -53,7 +53,7 @@ func (l *lease) LastStart() time.Time {
 // microsecond.
 func (l *lease) RecordStart(ctx context.Context, t time.Time) error {
 	if l.isDone() {
-		return l.lostError()
+		return leaseLost(l.name, l.term)
 	}
 	tag, err := l.e.pool.Exec(ctx, l.e.q.record, l.name, int64(l.term), l.e.cfg.holder, t)
 	if err != nil && ctx.Err() == nil {
@@ -72,7 +72,7 @@ func (l *lease) RecordStart(ctx context.Context, t time.Time) error {
 	}
 	if tag.RowsAffected() == 0 {
 		l.end()
-		return l.lostError()
+		return leaseLost(l.name, l.term)
 	}
 	l.mu.Lock()
 	l.lastStart = t
@@ -80,8 +80,10 @@ func (l *lease) RecordStart(ctx context.Context, t time.Time) error {
 	return nil
 }
 
-func (l *lease) lostError() error {
-	return fmt.Errorf("%w: routine %q, term %d", ErrLeaseLost, l.name, l.term)
+// leaseLost is the error of a write or a start under term of routine
+// name, which is over.
+func leaseLost(name string, term uint64) error {
+	return fmt.Errorf("%w: routine %q, term %d", ErrLeaseLost, name, term)
 }
 
 // Release closes Done and ends this term in the database, so that another

@@ -21,6 +21,8 @@ import (
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/routinely/routinely/internal/testenv"
 )
 
 // InstallHint says how to get the binaries Start needs.
@@ -121,7 +123,7 @@ func Require(t testing.TB, s *Server, startErr error) *Server {
 	switch {
 	case startErr == nil && s != nil:
 		return s
-	case errors.Is(startErr, ErrNotInstalled) && os.Getenv("CI") != "true":
+	case errors.Is(startErr, ErrNotInstalled) && !testenv.InCI():
 		t.Skipf("skipping: %v (%s); under CI=true this fails", startErr, InstallHint)
 	case errors.Is(startErr, ErrNotInstalled):
 		t.Fatalf("%v under CI=true (%s)", startErr, InstallHint)
@@ -147,12 +149,7 @@ func (s *Server) ConnString(user string, params ...string) string {
 
 // Stop stops the server at once, as a crash would (pg_ctl -m immediate):
 // clients see their connections drop and new ones refused.
-func (s *Server) Stop() error {
-	if out, err := s.command("pg_ctl", "-m", "immediate", "-D", s.data, "stop").CombinedOutput(); err != nil {
-		return fmt.Errorf("pgtest: pg_ctl stop: %v\n%s", err, out)
-	}
-	return nil
-}
+func (s *Server) Stop() error { return s.stop("immediate") }
 
 // Restart starts the server again after Stop, on the same port and data.
 func (s *Server) Restart() error {
@@ -220,9 +217,12 @@ func freePort() (int, error) {
 
 // StopFast stops the server as pg_ctl -m fast does (active transactions
 // rolled back, clients disconnected) and returns once it is down.
-func (s *Server) StopFast() error {
-	if out, err := s.command("pg_ctl", "-m", "fast", "-w", "-D", s.data, "stop").CombinedOutput(); err != nil {
-		return fmt.Errorf("pgtest: pg_ctl stop -m fast: %v\n%s", err, out)
+func (s *Server) StopFast() error { return s.stop("fast") }
+
+// stop runs pg_ctl stop -m mode, which waits until the server is down.
+func (s *Server) stop(mode string) error {
+	if out, err := s.command("pg_ctl", "-m", mode, "-w", "-D", s.data, "stop").CombinedOutput(); err != nil {
+		return fmt.Errorf("pgtest: pg_ctl stop -m %s: %v\n%s", mode, err, out)
 	}
 	return nil
 }
