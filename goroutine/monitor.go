@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -92,10 +91,17 @@ func (e *ShutdownError) Error() string {
 	var b strings.Builder
 	b.WriteString("goroutine: ")
 	if len(e.Pending) > 0 {
+		// Stopping lists, in the same order, the routines of Pending
+		// whose Stop had not returned: walking both at once marks as
+		// many routines as had only Start running, also when two share
+		// a name (a lookup by name would mark neither).
 		names := make([]string, len(e.Pending))
+		stopping := e.Stopping
 		for i, name := range e.Pending {
 			names[i] = name
-			if !slices.Contains(e.Stopping, name) {
+			if len(stopping) > 0 && stopping[0] == name {
+				stopping = stopping[1:]
+			} else {
 				names[i] += " (Start still running)"
 			}
 		}
@@ -195,8 +201,14 @@ func (m Monitor) Run(ctx context.Context, routines ...BackgroundRoutine) error {
 		returned := make(chan struct{})
 		go func() {
 			defer close(returned)
-			err = goexitError() // unless hook returns or panics
+			finished := false
+			defer func() {
+				if !finished { // the hook called runtime.Goexit
+					err = goexitError()
+				}
+			}()
 			err = callRecovering(func() error { return hook(s.ctx) })
+			finished = true
 		}()
 		if !s.wait(returned) {
 			return s.timedOut(errs)

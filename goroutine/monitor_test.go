@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -791,6 +792,40 @@ func TestCombinedRoutine_SurvivesAPanickingMember(t *testing.T) {
 		<-returned
 		if !a.stopped.Load() {
 			t.Error("a not stopped")
+		}
+	})
+}
+
+// Two routines with one name (unnamed ones are named by their type), one
+// still stopping and one whose Start still runs: the message marks one.
+func TestShutdownError_MarksOneOfTwoRoutinesWithTheSameName(t *testing.T) {
+	err := &ShutdownError{Timeout: time.Second,
+		Pending:  []string{"goroutine.CombinedRoutine", "goroutine.CombinedRoutine"},
+		Stopping: []string{"goroutine.CombinedRoutine"},
+		Running:  []string{"goroutine.CombinedRoutine", "goroutine.CombinedRoutine"},
+	}
+	want := "goroutine: 2 routine(s) did not stop within 1s: goroutine.CombinedRoutine, goroutine.CombinedRoutine (Start still running)"
+	if err.Error() != want {
+		t.Errorf("error text\n%q, want\n%q", err.Error(), want)
+	}
+}
+
+// A shutdown hook that calls runtime.Goexit (t.Fatal in a user's test)
+// fails like a panicking one: Run returns, naming the hook.
+func TestMonitor_OnShutdownHookThatCallsGoexitFails(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithCancel(t.Context())
+		m := Monitor{Signals: noSignals, OnShutdown: []func(context.Context) error{
+			func(context.Context) error { runtime.Goexit(); return nil },
+		}}
+		returned := make(chan error)
+		go func() { returned <- m.Run(ctx, newStub("r")) }()
+		synctest.Wait()
+		cancel()
+		err := <-returned
+		var pe *PanicError
+		if !errors.As(err, &pe) || pe.Value != ErrGoexit || !strings.Contains(err.Error(), "shutdown hook 0") {
+			t.Errorf("Run = %v, want shutdown hook 0 failing with ErrGoexit", err)
 		}
 	})
 }
