@@ -237,10 +237,10 @@ func (e *Elector) Close() error {
 		}
 		e.held = map[string]*lease{}
 		e.mu.Unlock()
-		var live []*lease
+		var live []leaseTerm
 		for _, l := range held {
 			if l.markReleased() {
-				live = append(live, l)
+				live = append(live, leaseTerm{l.name, l.term})
 			}
 			l.end()
 		}
@@ -347,7 +347,8 @@ func (e *Elector) round(ctx context.Context) {
 	for _, r := range rows {
 		got[r.name] = r
 	}
-	var lost, unwanted []*lease
+	var lost []*lease
+	var unwanted []leaseTerm
 	e.mu.Lock()
 	for name, l := range sent {
 		if r, ok := got[name]; ok && r.term == l.term {
@@ -357,7 +358,7 @@ func (e *Elector) round(ctx context.Context) {
 			}
 			// The lease ended while its renewal was under way: this
 			// term is not handed out again.
-			unwanted = append(unwanted, &lease{name: name, term: r.term})
+			unwanted = append(unwanted, leaseTerm{name, r.term})
 			delete(got, name)
 			continue
 		}
@@ -366,7 +367,7 @@ func (e *Elector) round(ctx context.Context) {
 	for name, r := range got {
 		ws := e.waiters[name]
 		if len(ws) == 0 || !time.Now().Before(deadline) {
-			unwanted = append(unwanted, &lease{name: name, term: r.term})
+			unwanted = append(unwanted, leaseTerm{name, r.term})
 			continue
 		}
 		w := ws[0]
@@ -385,8 +386,8 @@ func (e *Elector) round(ctx context.Context) {
 		cancel()
 		e.mu.Lock()
 		again := false
-		for _, l := range unwanted {
-			again = again || len(e.waiters[l.name]) > 0
+		for _, t := range unwanted {
+			again = again || len(e.waiters[t.name]) > 0
 		}
 		e.mu.Unlock()
 		if again {
@@ -457,12 +458,18 @@ func (e *Elector) checkSchema(err error) {
 	}
 }
 
+// leaseTerm names one term of one routine's lease.
+type leaseTerm struct {
+	name string
+	term uint64
+}
+
 // release ends the given terms in the database at once.
-func (e *Elector) release(ctx context.Context, ls []*lease) error {
-	names := make([]string, len(ls))
-	terms := make([]int64, len(ls))
-	for i, l := range ls {
-		names[i], terms[i] = l.name, int64(l.term)
+func (e *Elector) release(ctx context.Context, ts []leaseTerm) error {
+	names := make([]string, len(ts))
+	terms := make([]int64, len(ts))
+	for i, t := range ts {
+		names[i], terms[i] = t.name, int64(t.term)
 	}
 	// Wait for a renewal under way, which might otherwise extend a
 	// lease after it was released.

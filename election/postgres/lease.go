@@ -94,7 +94,7 @@ func (l *lease) Release(ctx context.Context) error {
 		return nil
 	}
 	l.end()
-	if err := l.e.release(ctx, []*lease{l}); err != nil {
+	if err := l.e.release(ctx, []leaseTerm{{l.name, l.term}}); err != nil {
 		return fmt.Errorf("postgres: release %q (term %d): %w", l.name, l.term, err)
 	}
 	return nil
@@ -158,11 +158,7 @@ func (l *lease) end() {
 	}
 	l.ended = true
 	close(l.done)
-	if l.timer != nil {
-		l.timer.Stop()
-	}
+	l.timer.Stop()
 	l.mu.Unlock()
-	if l.e != nil {
-		l.e.leaseEnded(l)
-	}
+	l.e.leaseEnded(l)
 }
