@@ -213,10 +213,17 @@ func (r *PeriodicGoroutine) leadAndRun(st *loopState) {
 				st.grid, st.fire = next, next
 			}
 		}
+		// The run's context ends with the lease, or when runSchedule
+		// returns (which also ends this goroutine).
 		ctx, cancel := context.WithCancel(contextWithLease(r.ctx, lease))
-		stop := afterClose(lease.Done(), cancel)
+		go func() {
+			select {
+			case <-lease.Done():
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
 		r.runSchedule(ctx, st, lease)
-		stop()
 		cancel()
 		// runSchedule returns when the lease ended, when the loop was
 		// retired, or when it could not record a start: a lease that
@@ -244,18 +251,4 @@ func (r *PeriodicGoroutine) untilEnded(lease Lease, st *loopState) bool {
 		case <-changed:
 		}
 	}
-}
-
-// afterClose calls f in its own goroutine once ch is closed. Calling the
-// returned stop function ends the wait without calling f.
-func afterClose(ch <-chan struct{}, f func()) (stop func()) {
-	quit := make(chan struct{})
-	go func() {
-		select {
-		case <-ch:
-			f()
-		case <-quit:
-		}
-	}()
-	return sync.OnceFunc(func() { close(quit) })
 }
